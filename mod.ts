@@ -1,0 +1,69 @@
+/**
+ * # gue for Deno and Bun
+ *
+ * A job queue on PostgreSQL with Go gue v5's semantics: a worker locks one job row with
+ * `FOR UPDATE SKIP LOCKED` inside a transaction, runs the handler while the transaction stays
+ * open, then deletes the job (success) or reschedules it (failure) and commits. A crashed worker's
+ * transaction rolls back, so its job is free again at once: no leases, no reaper. Enqueue inside
+ * your own transaction and the job exists only if your write commits. The `gue_jobs` table is
+ * gue v5's, so Go and TypeScript workers can share a queue.
+ *
+ * @example Enqueue and work a job
+ * ```ts ignore
+ * import postgres from "postgres";
+ * import { Client, WorkerPool } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const client = new Client(postgresjs(postgres(Deno.env.get("DATABASE_URL")!)));
+ * await client.migrate();
+ *
+ * const pool = new WorkerPool(client, {
+ *   PrintName: (job) => console.log(`Hello ${job.json<{ name: string }>().name}!`),
+ * }, 2, { queue: "name_printer", pollInterval: 500 });
+ * const stop = new AbortController();
+ * const running = pool.run(stop.signal);
+ *
+ * await client.enqueue({ type: "PrintName", queue: "name_printer", args: { name: "gue" } });
+ * setTimeout(() => stop.abort(), 2000);
+ * await running;
+ * ```
+ *
+ * @module
+ */
+export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "./src/adapter.ts";
+export {
+  type Backoff,
+  backoffNever,
+  constantBackoff,
+  defaultExponentialBackoff,
+  exponentialBackoff,
+  type ExponentialBackoffOptions,
+} from "./src/backoff.ts";
+export { Client, type ClientOptions, type JobInput } from "./src/client.ts";
+export {
+  DatabaseError,
+  discardJob,
+  DiscardJobError,
+  JobNotFoundError,
+  MissingTypeError,
+  rescheduleJobAt,
+  RescheduleJobError,
+  rescheduleJobIn,
+  UnknownJobTypeError,
+} from "./src/errors.ts";
+export { randomStringId } from "./src/id.ts";
+export { Job, type JobData, JobPriority } from "./src/job.ts";
+export { type LogFields, type Logger, noopLogger } from "./src/logger.ts";
+export { WorkerPool } from "./src/pool.ts";
+export { runLock, type RunState } from "./src/run_lock.ts";
+export {
+  type HookFunc,
+  type PollStrategy,
+  type WorkContext,
+  Worker,
+  WORKER_IDX_UNKNOWN,
+  type WorkerHooks,
+  type WorkerOptions,
+  type WorkFunc,
+  type WorkMap,
+} from "./src/worker.ts";

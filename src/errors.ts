@@ -1,0 +1,236 @@
+/**
+ * Errors callers catch, and the job outcomes a handler can throw: discard the job, or run it again
+ * at a chosen time. The worker recognises an outcome anywhere in the thrown error's `cause` chain,
+ * so wrapping one (`new Error("...", { cause: discardJob("...") })`) keeps its effect.
+ *
+ * @module
+ */
+
+/** Thrown by `enqueue*` for a job without a `type` (gue's `ErrMissingType`). */
+export class MissingTypeError extends TypeError {
+  /** @param field Where the type is missing, e.g. `jobs[3].type`. */
+  constructor(field = "type") {
+    super(`job type must be specified (${field} is empty)`);
+    this.name = "MissingTypeError";
+  }
+}
+
+/** Thrown by `lockJobById` when no job has that id, or another transaction holds its lock. */
+export class JobNotFoundError extends Error {
+  /** The id looked for. */
+  readonly id: string;
+  /** @param id The id looked for. */
+  constructor(id: string) {
+    super(`could not lock job ${id}: no such job, or another transaction holds it`);
+    this.name = "JobNotFoundError";
+    this.id = id;
+  }
+}
+
+/**
+ * What a worker records for a job whose type has no handler (retried with the client's backoff,
+ * as gue does), so a deploy that adds the handler later still gets to run it.
+ */
+export class UnknownJobTypeError extends Error {
+  /** The job type without a handler. */
+  readonly type: string;
+  /**
+   * @param workerId The worker that took the job.
+   * @param type The job type.
+   */
+  constructor(workerId: string, type: string) {
+    super(`worker[id=${workerId}] unknown job type: ${JSON.stringify(type)}`);
+    this.name = "UnknownJobTypeError";
+    this.type = type;
+  }
+}
+
+/** Formats milliseconds the way Go's `time.Duration.String()` does: `10s`, `1m30s`, `1h0m0s`, `500ms`. */
+export function goDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  const sign = ms < 0 ? "-" : "";
+  const abs = Math.abs(ms);
+  if (abs < 1000) return `${sign}${trim(abs)}ms`;
+  const h = Math.floor(abs / 3_600_000);
+  const m = Math.floor((abs % 3_600_000) / 60_000);
+  const s = trim((abs % 60_000) / 1000);
+  if (h > 0) return `${sign}${h}h${m}m${s}s`;
+  if (m > 0) return `${sign}${m}m${s}s`;
+  return `${sign}${s}s`;
+}
+
+function trim(n: number): string {
+  return String(Number(n.toFixed(6)));
+}
+
+/** Formats a date the way Go's `time.Time.String()` does, in UTC: `2025-01-01 12:00:00 +0000 UTC`. */
+export function goTime(date: Date): string {
+  const iso = date.toISOString(); // 2025-01-01T12:00:00.000Z
+  const ms = iso.slice(20, 23).replace(/0+$/, "");
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${ms ? "." + ms : ""} +0000 UTC`;
+}
+
+/** The outcome "run this job again at a given time" (see {@linkcode rescheduleJobAt}, {@linkcode rescheduleJobIn}). */
+export class RescheduleJobError extends Error {
+  readonly #at?: Date;
+  readonly #delay?: number;
+
+  /**
+   * @param message The text stored in `last_error`.
+   * @param when An absolute time, or a delay in ms counted from when the worker records it.
+   */
+  constructor(message: string, when: { at: Date } | { delay: number }) {
+    super(message);
+    this.name = "RescheduleJobError";
+    if ("at" in when) this.#at = when.at;
+    else this.#delay = when.delay;
+  }
+
+  /** The time to run the job again, as of `now`. */
+  runAt(now: Date): Date {
+    return this.#at ?? new Date(now.getTime() + (this.#delay ?? 0));
+  }
+}
+
+/** The outcome "delete this job, do not retry" (see {@linkcode discardJob}). */
+export class DiscardJobError extends Error {
+  /** @param message The reason, for logs. */
+  constructor(message: string) {
+    super(message);
+    this.name = "DiscardJobError";
+  }
+}
+
+/**
+ * Returns an error that, thrown from a handler, deletes the job without retrying it
+ * (gue's `ErrDiscardJob`).
+ *
+ * @param reason Why, for logs.
+ * @returns The error to throw.
+ *
+ * @example Give up after five tries
+ * ```ts ignore
+ * if (job.errorCount >= 5) throw discardJob("too many errors");
+ * ```
+ */
+export function discardJob(reason: string): DiscardJobError {
+  return new DiscardJobError(`discarding job because ${JSON.stringify(String(reason))}`);
+}
+
+/**
+ * Returns an error that, thrown from a handler, runs the job again at `at` (gue's
+ * `ErrRescheduleJobAt`). The job's error count still goes up by one and the text is stored in
+ * `last_error`.
+ *
+ * @param at When to run the job again.
+ * @param reason Why, stored in `last_error`.
+ * @returns The error to throw.
+ *
+ * @example
+ * ```ts ignore
+ * throw rescheduleJobAt(new Date("2030-01-01T00:00:00Z"), "wait for the new year");
+ * ```
+ */
+export function rescheduleJobAt(at: Date, reason: string): RescheduleJobError {
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
+    throw new TypeError(`rescheduleJobAt: at must be a valid Date, got ${String(at)}`);
+  }
+  return new RescheduleJobError(
+    `rescheduling job at ${JSON.stringify(goTime(at))} because ${JSON.stringify(String(reason))}`,
+    { at },
+  );
+}
+
+/**
+ * Returns an error that, thrown from a handler, runs the job again `ms` milliseconds after the
+ * worker records the failure (gue's `ErrRescheduleJobIn`). A negative delay makes the job
+ * runnable at once; it is not discarded.
+ *
+ * @param ms The delay in milliseconds.
+ * @param reason Why, stored in `last_error`.
+ * @returns The error to throw.
+ *
+ * @example
+ * ```ts ignore
+ * throw rescheduleJobIn(10_000, "rate limited"); // last_error: rescheduling job in "10s" because "rate limited"
+ * ```
+ */
+export function rescheduleJobIn(ms: number, reason: string): RescheduleJobError {
+  if (typeof ms !== "number" || !Number.isFinite(ms)) {
+    throw new TypeError(`rescheduleJobIn: ms must be a finite number, got ${ms}`);
+  }
+  return new RescheduleJobError(
+    `rescheduling job in ${JSON.stringify(goDuration(ms))} because ${
+      JSON.stringify(String(reason))
+    }`,
+    { delay: ms },
+  );
+}
+
+/**
+ * Finds a job outcome in `err` or its `cause` chain (depth-limited against cycles).
+ *
+ * @param err What a handler threw.
+ * @returns The reschedule or discard outcome, or `undefined` for an ordinary error.
+ */
+export function findOutcome(err: unknown): RescheduleJobError | DiscardJobError | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 32 && e !== null && typeof e === "object"; depth++) {
+    if (e instanceof RescheduleJobError || e instanceof DiscardJobError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * The text stored in `last_error` for what a handler threw: the message, then the stack frames
+ * when there are any (outcomes store their message only, as gue does).
+ */
+export function errorText(err: unknown): string {
+  if (
+    err instanceof RescheduleJobError || err instanceof DiscardJobError ||
+    err instanceof UnknownJobTypeError
+  ) return err.message;
+  if (err instanceof Error) {
+    const head = err.message || err.name;
+    const stack = err.stack ?? "";
+    // V8 starts the stack with "Name: message"; JavaScriptCore gives frames only.
+    const frames = stack.startsWith(String(err)) ? stack.slice(String(err).length) : stack;
+    const trimmed = frames.replace(/^\n+/, "");
+    return trimmed ? `${head}\n${trimmed}` : head;
+  }
+  if (typeof err === "string") return err;
+  try {
+    return `non-Error thrown: ${typeof err === "object" ? JSON.stringify(err) : String(err)}`;
+  } catch {
+    return `non-Error thrown: ${String(err)}`;
+  }
+}
+
+/**
+ * A statement of the library's failed. The driver's error is the `cause`; its SQLSTATE and details
+ * are copied here, so `err.code === "23505"` tells a duplicate id without unwrapping, and the
+ * stack shows the library call that failed (driver errors are raised from socket callbacks).
+ */
+export class DatabaseError extends Error {
+  /** SQLSTATE (e.g. `"23505"`), or the driver's own code for connection errors, when known. */
+  readonly code?: string;
+  /** The server's DETAIL, when it sent one. */
+  readonly detail?: string;
+  /** The constraint involved, when the server named one. */
+  readonly constraint?: string;
+
+  /**
+   * @param operation What the library was doing, e.g. `enqueue`.
+   * @param cause The driver's error.
+   */
+  constructor(operation: string, cause: unknown) {
+    const c = (cause ?? {}) as Record<string, unknown>;
+    super(`${operation}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "DatabaseError";
+    if (typeof c.code === "string") this.code = c.code;
+    if (typeof c.detail === "string") this.detail = c.detail;
+    const constraint = c.constraint ?? c.constraint_name;
+    if (typeof constraint === "string") this.constraint = constraint;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * A pool of workers on one queue: `size` jobs worked at once, each worker with its index.
+ *
+ * @module
+ */
+import type { Client } from "./client.ts";
+import { randomStringId } from "./id.ts";
+import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
+import { runLock, type RunState } from "./run_lock.ts";
+import { checkWorkMap, resolveWorkerOptions, runIndexed, Worker } from "./worker.ts";
+import type { WorkerOptions, WorkMap } from "./worker.ts";
+
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/**
+ * Runs `size` {@linkcode Worker}s on one queue with the same handlers and options. Worker `i` is
+ * named `<pool id>/worker-<i>` and its handlers see `ctx.workerIndex === i`. Give the client's
+ * connection pool more connections than `size`: each running job holds one.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = new WorkerPool(client, {
+ *   PrintName: (job, ctx) => console.log(ctx.workerIndex, job.json<{ name: string }>().name),
+ * }, 4, { queue: "names", pollInterval: 1000 });
+ * const stop = new AbortController();
+ * Deno.addSignalListener("SIGTERM", () => stop.abort());
+ * await pool.run(stop.signal);
+ * ```
+ */
+export class WorkerPool {
+  /** This pool's id (`worker-pool-id` in logs). */
+  readonly id: string;
+  /** The workers, index `i` at position `i`. */
+  readonly workers: readonly Worker[];
+  readonly #logger: Logger;
+  readonly #state: RunState = { running: false };
+
+  /**
+   * @param client The client to lock jobs with.
+   * @param workMap Handlers by job type.
+   * @param size How many workers (jobs at once); an integer ≥ 1.
+   * @param options The workers' options; `id` names the pool.
+   */
+  constructor(client: Client, workMap: WorkMap, size: number, options: WorkerOptions = {}) {
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(`WorkerPool: size must be an integer >= 1, got ${size}`);
+    }
+    resolveWorkerOptions(options, "WorkerPool");
+    checkWorkMap(workMap, "WorkerPool");
+    this.id = options.id ?? randomStringId();
+    this.#logger = withFields(options.logger ?? noopLogger, { "worker-pool-id": this.id });
+    const workers: Worker[] = [];
+    for (let i = 0; i < size; i++) {
+      workers.push(
+        new Worker(client, workMap, {
+          ...options,
+          id: `${this.id}/worker-${i}`,
+          logger: this.#logger,
+        }),
+      );
+    }
+    this.workers = workers;
+  }
+
+  /**
+   * Runs every worker until `signal` aborts; resolves when all have stopped.
+   *
+   * @param signal Stops the pool.
+   * @throws {Error} When this pool is already running.
+   */
+  run(signal: AbortSignal = NEVER_ABORTED): Promise<void> {
+    return runLock(this.#state, this.id, async () => {
+      await Promise.all(this.workers.map((w, i) => w[runIndexed](signal, i)));
+      safeLog(this.#logger, "info", "Worker pool finished");
+    });
+  }
+
+  /**
+   * Polls once with the first worker and works the job found.
+   *
+   * @param signal Aborts the handler.
+   * @returns Whether a job was locked.
+   */
+  workOne(signal: AbortSignal = NEVER_ABORTED): Promise<boolean> {
+    return this.workers[0].workOne(signal);
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The worker: a loop that locks one job, runs its handler while the row stays locked, then
+ * deletes the job (success) or records the failure (error), and commits. It drains back to back
+ * and sleeps `pollInterval` only after a poll that found nothing or failed.
+ *
+ * @module
+ */
+import type { Client } from "./client.ts";
+import { errorText, UnknownJobTypeError } from "./errors.ts";
+import { randomStringId } from "./id.ts";
+import { type Job, rollbackJob } from "./job.ts";
+import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
+import { runLock, type RunState } from "./run_lock.ts";
+
+/** `ctx.workerIndex` outside a pool. */
+export const WORKER_IDX_UNKNOWN = -1;
+
+/** What a handler and a hook get besides the job. */
+export interface WorkContext {
+  /**
+   * Aborts when the handler should stop: when `run()` is aborted (unless `gracefulShutdown`),
+   * or when `jobTTL` passes. Hooks get the run's signal.
+   */
+  signal: AbortSignal;
+  /** The worker's index in its pool (0…size−1), or {@linkcode WORKER_IDX_UNKNOWN}. */
+  workerIndex: number;
+  /** The worker's id. */
+  workerId: string;
+}
+
+/**
+ * Works one job. Return (or resolve) to delete it; throw (or reject) to record the failure and
+ * retry it after the client's backoff — or throw `discardJob()` / `rescheduleJobAt()` /
+ * `rescheduleJobIn()` for those outcomes.
+ */
+export type WorkFunc = (job: Job, ctx: WorkContext) => void | Promise<void>;
+
+/** Handlers by job type. */
+export type WorkMap = Record<string, WorkFunc>;
+
+/**
+ * Called at a point of a job's life (see {@linkcode WorkerHooks}). `job` is `null` and `err` the
+ * lock error for a failed poll. Hooks run one after another, in order, and are awaited.
+ */
+export type HookFunc = (job: Job | null, err: unknown, ctx: WorkContext) => void | Promise<void>;
+
+/** Hook lists, each run in order. Transaction state as in gue (spec §4.6). */
+export interface WorkerHooks {
+  /**
+   * After each poll that locked a job (`job`, `err` null) or failed (`null`, the error); not after
+   * an empty poll. The job's transaction is open.
+   */
+  jobLocked?: HookFunc[];
+  /**
+   * After the handler returned (`err` null) or threw (`err` what it threw), before the job is
+   * deleted or its failure recorded: `job.tx()` is open, so SQL run in it commits with the job.
+   * A hook that throws turns the job into a failed one.
+   */
+  jobDone?: HookFunc[];
+  /** When the final commit failed (`err` the commit error); the transaction is gone. */
+  jobUndone?: HookFunc[];
+  /** After a job without a handler was rescheduled and committed; `job.tx()` is `null`. */
+  unknownJobType?: HookFunc[];
+}
+
+/** Which job a poll takes first. */
+export type PollStrategy = "OrderByPriority" | "OrderByRunAtPriority";
+
+/** Options of {@linkcode Worker} (and, the same, of `WorkerPool`). */
+export interface WorkerOptions {
+  /** The queue to work. @default {""} */
+  queue?: string;
+  /** Sleep after a poll that found nothing or failed, in ms. @default {5000} */
+  pollInterval?: number;
+  /**
+   * `"OrderByPriority"`: lowest priority number first, oldest first among equals.
+   * `"OrderByRunAtPriority"`: earliest `runAt` first, then priority.
+   * @default {"OrderByPriority"}
+   */
+  pollStrategy?: PollStrategy;
+  /** Names the worker in logs (`worker-id`). @default a random 6-hex-digit id */
+  id?: string;
+  /** Where to log; `console` works. @default {noopLogger} */
+  logger?: Logger;
+  /** Hook lists. */
+  hooks?: WorkerHooks;
+  /** Aborts the handler's signal after this many ms (0: never). The handler must honour it. @default {0} */
+  jobTTL?: number;
+  /**
+   * When true, aborting `run()` lets the running handler finish and commits its result, then
+   * stops. When false, the handler's signal aborts with the run, and a handler that then throws
+   * leaves its job untouched (rolled back, error not counted) for the next worker.
+   * @default {false}
+   */
+  gracefulShutdown?: boolean;
+  /** Handler for job types missing from the work map; without it such jobs are retried with backoff. */
+  unknownJobWorkFunc?: WorkFunc;
+}
+
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no timer behind. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const finish = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    signal.addEventListener("abort", finish, { once: true });
+  });
+}
+
+/** Checks and fills in options shared by Worker and WorkerPool. */
+export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
+  const pollInterval = options.pollInterval ?? 5000;
+  if (typeof pollInterval !== "number" || !(pollInterval > 0) || !Number.isFinite(pollInterval)) {
+    throw new RangeError(
+      `${owner}: pollInterval must be a positive number of ms, got ${pollInterval}`,
+    );
+  }
+  const pollStrategy = options.pollStrategy ?? "OrderByPriority";
+  if (pollStrategy !== "OrderByPriority" && pollStrategy !== "OrderByRunAtPriority") {
+    throw new TypeError(
+      `${owner}: pollStrategy must be "OrderByPriority" or "OrderByRunAtPriority", got ${
+        JSON.stringify(pollStrategy)
+      }`,
+    );
+  }
+  const jobTTL = options.jobTTL ?? 0;
+  if (typeof jobTTL !== "number" || !(jobTTL >= 0) || !Number.isFinite(jobTTL)) {
+    throw new RangeError(`${owner}: jobTTL must be a number of ms >= 0, got ${jobTTL}`);
+  }
+  const queue = options.queue ?? "";
+  if (typeof queue !== "string") throw new TypeError(`${owner}: queue must be a string`);
+  const hooks = options.hooks ?? {};
+  for (const key of ["jobLocked", "jobDone", "jobUndone", "unknownJobType"] as const) {
+    const list = hooks[key];
+    if (list !== undefined && (!Array.isArray(list) || list.some((h) => typeof h !== "function"))) {
+      throw new TypeError(`${owner}: hooks.${key} must be an array of functions`);
+    }
+  }
+  if (
+    options.unknownJobWorkFunc !== undefined && typeof options.unknownJobWorkFunc !== "function"
+  ) {
+    throw new TypeError(`${owner}: unknownJobWorkFunc must be a function`);
+  }
+  return {
+    queue,
+    pollInterval,
+    pollStrategy,
+    jobTTL,
+    hooks: {
+      jobLocked: hooks.jobLocked ?? [],
+      jobDone: hooks.jobDone ?? [],
+      jobUndone: hooks.jobUndone ?? [],
+      unknownJobType: hooks.unknownJobType ?? [],
+    },
+    gracefulShutdown: options.gracefulShutdown ?? false,
+    unknownJobWorkFunc: options.unknownJobWorkFunc,
+  };
+}
+
+/** Checks a work map: an object of functions. */
+export function checkWorkMap(workMap: WorkMap, owner: string): WorkMap {
+  if (workMap === null || typeof workMap !== "object") {
+    throw new TypeError(`${owner}: workMap must be an object of job type → handler`);
+  }
+  for (const [type, fn] of Object.entries(workMap)) {
+    if (typeof fn !== "function") {
+      throw new TypeError(`${owner}: workMap[${JSON.stringify(type)}] must be a function`);
+    }
+  }
+  return workMap;
+}
+
+/** Used by WorkerPool to run a worker with its index; not part of the public API. */
+export const runIndexed: unique symbol = Symbol("gue.runIndexed");
+
+async function runHooks(hooks: HookFunc[], job: Job | null, err: unknown, ctx: WorkContext) {
+  for (const hook of hooks) await hook(job, err, ctx);
+}
+
+/**
+ * Works the jobs of one queue, one at a time.
+ *
+ * @example
+ * ```ts ignore
+ * const worker = new Worker(client, {
+ *   SendEmail: async (job, { signal }) => {
+ *     const { to } = job.json<{ to: string }>();
+ *     await fetch(`https://mail.example/send?to=${to}`, { signal });
+ *   },
+ * }, { queue: "emails", pollInterval: 1000 });
+ * const stop = new AbortController();
+ * const running = worker.run(stop.signal);
+ * // later:
+ * stop.abort();
+ * await running;
+ * ```
+ */
+export class Worker {
+  /** This worker's id (`worker-id` in logs). */
+  readonly id: string;
+  /** The queue it works. */
+  readonly queue: string;
+  /** Sleep after an empty or failed poll, in ms. */
+  readonly pollInterval: number;
+  /** Which job a poll takes first. */
+  readonly pollStrategy: PollStrategy;
+  readonly #client: Client;
+  readonly #workMap: WorkMap;
+  readonly #options: ReturnType<typeof resolveWorkerOptions>;
+  readonly #logger: Logger;
+  readonly #state: RunState = { running: false };
+
+  /**
+   * @param client The client to lock jobs with (its backoff applies to failures).
+   * @param workMap Handlers by job type.
+   * @param options Queue, poll interval and strategy, hooks, TTL, shutdown behaviour.
+   */
+  constructor(client: Client, workMap: WorkMap, options: WorkerOptions = {}) {
+    this.#options = resolveWorkerOptions(options, "Worker");
+    this.#workMap = checkWorkMap(workMap, "Worker");
+    this.#client = client;
+    this.id = options.id ?? randomStringId();
+    this.queue = this.#options.queue;
+    this.pollInterval = this.#options.pollInterval;
+    this.pollStrategy = this.#options.pollStrategy;
+    this.#logger = withFields(options.logger ?? noopLogger, { "worker-id": this.id });
+  }
+
+  /**
+   * Works jobs until `signal` aborts. Resolves once the worker has stopped (after the job in
+   * hand is finished or rolled back).
+   *
+   * @param signal Stops the worker.
+   * @throws {Error} When this worker is already running.
+   */
+  run(signal: AbortSignal = NEVER_ABORTED): Promise<void> {
+    return this[runIndexed](signal, WORKER_IDX_UNKNOWN);
+  }
+
+  /** Runs the loop with a pool index; used by WorkerPool. */
+  [runIndexed](signal: AbortSignal, index: number): Promise<void> {
+    return runLock(this.#state, this.id, async () => {
+      while (!signal.aborted) {
+        const didWork = await this.#workOne(signal, index);
+        if (!didWork) await sleep(this.pollInterval, signal);
+      }
+      safeLog(this.#logger, "info", "Worker finished");
+    });
+  }
+
+  /**
+   * Polls once and works the job found, if any.
+   *
+   * @param signal Aborts the handler (see `gracefulShutdown`).
+   * @returns Whether a job was locked (worked, failed, or rolled back).
+   */
+  workOne(signal: AbortSignal = NEVER_ABORTED): Promise<boolean> {
+    return this.#workOne(signal, WORKER_IDX_UNKNOWN);
+  }
+
+  async #workOne(signal: AbortSignal, index: number): Promise<boolean> {
+    const ctx: WorkContext = { signal, workerIndex: index, workerId: this.id };
+    const hooks = this.#options.hooks;
+    let job: Job | null;
+    try {
+      job = this.pollStrategy === "OrderByPriority"
+        ? await this.#client.lockJob(this.queue)
+        : await this.#client.lockNextScheduledJob(this.queue);
+    } catch (err) {
+      safeLog(this.#logger, "error", "Worker failed to lock a job", { error: err });
+      await this.#runHooksLogged(hooks.jobLocked, null, err, ctx);
+      return false;
+    }
+    if (job === null) return false;
+
+    const log = this.#logger === noopLogger
+      ? noopLogger
+      : withFields(this.#logger, { "job-id": job.id, "job-type": job.type });
+    try {
+      await this.#process(job, ctx, log);
+    } catch (panic) {
+      await this.#recoverPanic(job, panic, ctx, log);
+    }
+    try {
+      await job.done();
+    } catch (err) {
+      safeLog(log, "error", "Failed to mark job as done", { error: err });
+      await this.#runHooksLogged(hooks.jobUndone, job, err, ctx);
+    }
+    return true;
+  }
+
+  /** Hooks, handler and outcome. Throws only when a jobLocked/jobDone hook throws (gue: a panic). */
+  async #process(job: Job, ctx: WorkContext, log: Logger): Promise<void> {
+    const { hooks, unknownJobWorkFunc, gracefulShutdown, jobTTL } = this.#options;
+    await runHooks(hooks.jobLocked, job, null, ctx);
+
+    const handler = Object.hasOwn(this.#workMap, job.type)
+      ? this.#workMap[job.type]
+      : unknownJobWorkFunc;
+    if (handler === undefined) {
+      const errUnknown = new UnknownJobTypeError(this.id, job.type);
+      safeLog(log, "error", "Got a job with unknown type");
+      try {
+        await job.error(errUnknown);
+      } catch (err) {
+        safeLog(log, "error", "Got an error on setting an error to unknown job", { error: err });
+      }
+      await this.#runHooksLogged(hooks.unknownJobType, job, errUnknown, ctx);
+      return;
+    }
+
+    // The handler's signal: the run's (unless graceful), plus the TTL when one is set. Only a
+    // TTL needs a controller of its own; otherwise pass a signal through and allocate nothing.
+    let handlerSignal = gracefulShutdown ? NEVER_ABORTED : ctx.signal;
+    let ttlTimer: ReturnType<typeof setTimeout> | undefined;
+    let unlink: (() => void) | undefined;
+    if (jobTTL > 0) {
+      const ttl = new AbortController();
+      ttlTimer = setTimeout(
+        () => ttl.abort(new DOMException(`job TTL of ${jobTTL} ms exceeded`, "TimeoutError")),
+        jobTTL,
+      );
+      if (!gracefulShutdown) {
+        const follow = () => ttl.abort(ctx.signal.reason);
+        if (ctx.signal.aborted) follow();
+        else {
+          ctx.signal.addEventListener("abort", follow, { once: true });
+          unlink = () => ctx.signal.removeEventListener("abort", follow);
+        }
+      }
+      handlerSignal = ttl.signal;
+    }
+
+    let failed = false;
+    let failure: unknown;
+    try {
+      await handler(job, { ...ctx, signal: handlerSignal });
+    } catch (err) {
+      failed = true;
+      failure = err;
+    } finally {
+      clearTimeout(ttlTimer);
+      unlink?.();
+    }
+
+    if (failed && !gracefulShutdown && ctx.signal.aborted) {
+      // Interrupted by shutdown: leave the job as it was for the next worker, error not counted.
+      safeLog(log, "info", "Job interrupted by shutdown, rolled back", { error: failure });
+      await job[rollbackJob]();
+      return;
+    }
+    if (failed) {
+      await runHooks(hooks.jobDone, job, failure, ctx);
+      try {
+        await job.error(failure);
+      } catch (err) {
+        safeLog(log, "error", "Got an error on setting an error to an errored job", {
+          error: err,
+          "job-error": errorText(failure),
+        });
+      }
+      return;
+    }
+    await runHooks(hooks.jobDone, job, null, ctx);
+    try {
+      await job.delete();
+    } catch (err) {
+      safeLog(log, "error", "Got an error on deleting a job", { error: err });
+    }
+    safeLog(log, "debug", "Job finished");
+  }
+
+  /** A jobLocked/jobDone hook threw: fail the job with it, as gue does for a panic. */
+  async #recoverPanic(job: Job, panic: unknown, ctx: WorkContext, log: Logger): Promise<void> {
+    safeLog(log, "error", "Job panicked", { stacktrace: errorText(panic) });
+    let errPanic = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
+    try {
+      await runHooks(this.#options.hooks.jobDone, job, errPanic, ctx);
+    } catch (again) {
+      safeLog(log, "error", "Job panicked during the panic recovery", {
+        stacktrace: errorText(again),
+      });
+      errPanic = new Error(
+        `hook job done panicked in job panic recovery (job panicked):\n${errorText(again)}`,
+        { cause: again },
+      );
+    }
+    try {
+      await job.error(errPanic);
+    } catch (err) {
+      safeLog(log, "error", "Got an error on setting an error to a panicked job", { error: err });
+    }
+  }
+
+  /** Runs hooks whose failure has no job left to fail (after commit, or without a job). */
+  async #runHooksLogged(hooks: HookFunc[], job: Job | null, err: unknown, ctx: WorkContext) {
+    try {
+      await runHooks(hooks, job, err, ctx);
+    } catch (hookErr) {
+      safeLog(this.#logger, "error", "Hook failed", { error: hookErr });
+    }
+  }
+}
