@@ -4,8 +4,10 @@
  * chosen by `GUE_TEST_ADAPTER` (default `postgresjs`), so the whole core suite can run once per
  * adapter.
  */
+import { after, before, beforeEach } from "node:test";
 import postgres from "postgres";
 import type { ConnPool } from "../src/adapter.ts";
+import { Client, type ClientOptions } from "../src/client.ts";
 import { postgresjs } from "../src/adapters/postgresjs.ts";
 
 /** The server the tests use. */
@@ -78,5 +80,60 @@ export function openTestPool(url: string, max = 10): Promise<ConnPool> {
       return Promise.resolve(postgresjs(postgres(url, { max, onnotice: () => {} })));
     default:
       throw new Error(`GUE_TEST_ADAPTER=${name}: unknown adapter`);
+  }
+}
+
+/** What {@linkcode useTestDatabase} gives a test file, filled in by its `before` hook. */
+export interface TestContext {
+  /** The file's database. */
+  db: TestDatabase;
+  /** The adapter under test, on that database. */
+  pool: ConnPool;
+  /** A client on `pool`, with the schema migrated. */
+  client: Client;
+  /** A separate postgres.js pool for assertions, independent of the adapter under test. */
+  sql: postgres.Sql;
+}
+
+/**
+ * Registers hooks that give the calling test file (or `describe` block) a fresh database with
+ * the schema applied, an empty `gue_jobs` before each test, and clean-up after the last.
+ *
+ * @param options `max`: connections in the pool under test; `client`: options of the Client.
+ */
+export function useTestDatabase(
+  options: { max?: number; client?: ClientOptions } = {},
+): TestContext {
+  const ctx = {} as TestContext;
+  before(async () => {
+    ctx.db = await createTestDatabase();
+    ctx.pool = await openTestPool(ctx.db.url, options.max ?? 10);
+    ctx.client = new Client(ctx.pool, options.client);
+    await ctx.client.migrate();
+    ctx.sql = postgres(ctx.db.url, { max: 4, onnotice: () => {} });
+  });
+  beforeEach(async () => {
+    await ctx.sql`TRUNCATE gue_jobs`;
+  });
+  after(async () => {
+    await ctx.sql?.end();
+    await ctx.pool?.close();
+    await ctx.db?.drop();
+  });
+  return ctx;
+}
+
+/** Resolves when `check()` returns true, polling every 20 ms; rejects after `timeoutMs`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
