@@ -182,7 +182,7 @@ export class Client {
    * @returns The stored values, with `id`, `runAt` and `createdAt` filled in.
    * @throws {MissingTypeError | TypeError | RangeError} For bad input, before any SQL.
    */
-  enqueue(job: JobInput): Promise<JobData> {
+  async enqueue(job: JobInput): Promise<JobData> {
     return this.#insertOne(job, undefined, this.pool);
   }
 
@@ -193,7 +193,7 @@ export class Client {
    * @param tx A transaction: your own wrapped with the adapter's `tx()`, or `job.tx()`.
    * @returns The stored values.
    */
-  enqueueTx(job: JobInput, tx: Tx): Promise<JobData> {
+  async enqueueTx(job: JobInput, tx: Tx): Promise<JobData> {
     return this.#insertOne(job, undefined, checkTx(tx));
   }
 
@@ -205,7 +205,7 @@ export class Client {
    * @param id A ULID.
    * @returns The stored values.
    */
-  enqueueWithId(job: JobInput, id: string): Promise<JobData> {
+  async enqueueWithId(job: JobInput, id: string): Promise<JobData> {
     return this.#insertOne(job, parseUlid(id), this.pool);
   }
 
@@ -217,7 +217,7 @@ export class Client {
    * @param tx The transaction.
    * @returns The stored values.
    */
-  enqueueTxWithId(job: JobInput, id: string, tx: Tx): Promise<JobData> {
+  async enqueueTxWithId(job: JobInput, id: string, tx: Tx): Promise<JobData> {
     return this.#insertOne(job, parseUlid(id), checkTx(tx));
   }
 
@@ -228,7 +228,7 @@ export class Client {
    * @param jobs The jobs.
    * @returns Their stored values, in the same order.
    */
-  enqueueBatch(jobs: readonly JobInput[]): Promise<JobData[]> {
+  async enqueueBatch(jobs: readonly JobInput[]): Promise<JobData[]> {
     return this.#insertMany(jobs, undefined);
   }
 
@@ -239,7 +239,7 @@ export class Client {
    * @param tx The transaction.
    * @returns Their stored values, in the same order.
    */
-  enqueueBatchTx(jobs: readonly JobInput[], tx: Tx): Promise<JobData[]> {
+  async enqueueBatchTx(jobs: readonly JobInput[], tx: Tx): Promise<JobData[]> {
     return this.#insertMany(jobs, checkTx(tx));
   }
 
@@ -250,7 +250,7 @@ export class Client {
    * @param queue The queue (`""` is the default queue).
    * @returns The job, or `null` when none is due and unlocked.
    */
-  lockJob(queue: string): Promise<Job | null> {
+  async lockJob(queue: string): Promise<Job | null> {
     return this.#lock("lockJob", jobLockNext, [checkText(queue, "queue"), new Date()]);
   }
 
@@ -260,7 +260,7 @@ export class Client {
    * @param queue The queue.
    * @returns The job, or `null` when none is due and unlocked.
    */
-  lockNextScheduledJob(queue: string): Promise<Job | null> {
+  async lockNextScheduledJob(queue: string): Promise<Job | null> {
     return this.#lock("lockNextScheduledJob", jobLockNextScheduled, [
       checkText(queue, "queue"),
       new Date(),
