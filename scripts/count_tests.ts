@@ -1,0 +1,63 @@
+/**
+ * Counts leaf tests in JUnit reports of `deno test --junit-path` and `bun test --reporter=junit`,
+ * and prints one line per report plus the closing line `total: N passed, N failed, N skipped`.
+ * Exits 1 when a report is missing or shows a failure, or when no test ran.
+ *
+ * Run: `deno run -A scripts/count_tests.ts deno=deno.xml bun=bun.xml`
+ */
+import { existsSync, readFileSync } from "node:fs";
+
+/** Leaf-test counts of one report. */
+export interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const unescape = (s: string) =>
+  s.replace(/&gt;/g, ">").replace(/&lt;/g, "<").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+
+/**
+ * Counts the leaf test cases of a JUnit report. Deno also reports each `describe` block as a
+ * test case whose steps follow as `block > step`; those containers are not counted.
+ */
+export function countJUnit(xml: string): Counts {
+  const cases = [...xml.matchAll(/<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) => ({
+    name: unescape(/\bname="([^"]*)"/.exec(m[1])?.[1] ?? ""),
+    body: m[3] ?? "",
+  }));
+  const names = cases.map((c) => c.name);
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  for (const c of cases) {
+    const isContainer = names.some((n) => n.startsWith(`${c.name} > `));
+    if (isContainer) {
+      // A container's own failure (a hook that threw) still counts as a failure.
+      if (/<failure/.test(c.body) && !/test steps? failed/.test(c.body)) counts.failed++;
+      continue;
+    }
+    if (/<failure|<error/.test(c.body)) counts.failed++;
+    else if (/<skipped/.test(c.body)) counts.skipped++;
+    else counts.passed++;
+  }
+  return counts;
+}
+
+if (import.meta.main) {
+  const total: Counts = { passed: 0, failed: 0, skipped: 0 };
+  let ok = true;
+  for (const arg of process.argv.slice(2)) {
+    const [label, path] = arg.split("=");
+    if (!existsSync(path)) {
+      console.log(`${label}: no report at ${path} (the run did not finish)`);
+      ok = false;
+      continue;
+    }
+    const c = countJUnit(readFileSync(path, "utf8"));
+    console.log(`${label}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
+    total.passed += c.passed;
+    total.failed += c.failed;
+    total.skipped += c.skipped;
+  }
+  console.log(`total: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+  if (!ok || total.failed > 0 || total.passed === 0) process.exit(1);
+}
