@@ -85,4 +85,4 @@ export function constantBackoff(ms: number): Backoff {
 }
 
 /** Never retries: a failed job is discarded (deleted) on its first error. */
-export const backoffNever: Backoff = () => -1;
+export const backoffNever: Backoff = (): number => -1;

@@ -8,7 +8,11 @@
 
 /** Thrown by `enqueue*` for a job without a `type` (gue's `ErrMissingType`). */
 export class MissingTypeError extends TypeError {
-  /** @param field Where the type is missing, e.g. `jobs[3].type`. */
+  /**
+   * Names where the type is missing.
+   *
+   * @param field Where the type is missing, e.g. `jobs[3].type`.
+   */
   constructor(field = "type") {
     super(`job type must be specified (${field} is empty)`);
     this.name = "MissingTypeError";
@@ -19,7 +23,11 @@ export class MissingTypeError extends TypeError {
 export class JobNotFoundError extends Error {
   /** The id looked for. */
   readonly id: string;
-  /** @param id The id looked for. */
+  /**
+   * Names the job that could not be locked.
+   *
+   * @param id The id looked for.
+   */
   constructor(id: string) {
     super(`could not lock job ${id}: no such job, or another transaction holds it`);
     this.name = "JobNotFoundError";
@@ -35,6 +43,8 @@ export class UnknownJobTypeError extends Error {
   /** The job type without a handler. */
   readonly type: string;
   /**
+   * Names the worker and the type without a handler.
+   *
    * @param workerId The worker that took the job.
    * @param type The job type.
    */
@@ -76,6 +86,8 @@ export class RescheduleJobError extends Error {
   readonly #delay?: number;
 
   /**
+   * Made by {@linkcode rescheduleJobAt} and {@linkcode rescheduleJobIn}.
+   *
    * @param message The text stored in `last_error`.
    * @param when An absolute time, or a delay in ms counted from when the worker records it.
    */
@@ -94,7 +106,11 @@ export class RescheduleJobError extends Error {
 
 /** The outcome "delete this job, do not retry" (see {@linkcode discardJob}). */
 export class DiscardJobError extends Error {
-  /** @param message The reason, for logs. */
+  /**
+   * Made by {@linkcode discardJob}.
+   *
+   * @param message The reason, for logs.
+   */
   constructor(message: string) {
     super(message);
     this.name = "DiscardJobError";
@@ -221,6 +237,8 @@ export class DatabaseError extends Error {
   readonly constraint?: string;
 
   /**
+   * Wraps a driver's error, keeping its SQLSTATE and details.
+   *
    * @param operation What the library was doing, e.g. `enqueue`.
    * @param cause The driver's error.
    */

@@ -36,6 +36,8 @@ export class WorkerPool {
   readonly #state: RunState = { running: false };
 
   /**
+   * Makes `size` workers; they poll only once `run()` is called.
+   *
    * @param client The client to lock jobs with.
    * @param workMap Handlers by job type.
    * @param size How many workers (jobs at once); an integer ≥ 1.
