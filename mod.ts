@@ -53,9 +53,22 @@ export {
 } from "./src/errors.ts";
 export { randomStringId } from "./src/id.ts";
 export { Job, type JobData, JobPriority } from "./src/job.ts";
-export { type LogFields, type Logger, noopLogger } from "./src/logger.ts";
+export {
+  jsonLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  noopLogger,
+} from "./src/logger.ts";
 export { WorkerPool } from "./src/pool.ts";
 export { runLock, type RunState } from "./src/run_lock.ts";
+export type {
+  InstrumentOptions,
+  MeterLike,
+  QueueDepthOptions,
+  SpanStartOptions,
+  TracerLike,
+} from "./src/telemetry.ts";
 export {
   type HookFunc,
   type PollStrategy,

@@ -21,6 +21,13 @@ import {
   jobLockNextScheduled,
   type JobRow,
 } from "./sql.ts";
+import {
+  checkMeter,
+  ClientTelemetry,
+  type MeterLike,
+  observeQueueDepth,
+  type QueueDepthOptions,
+} from "./telemetry.ts";
 
 /** What to enqueue. Only `type` is required. */
 export interface JobInput {
@@ -47,6 +54,18 @@ export interface ClientOptions {
   logger?: Logger;
   /** Delay before a failed job's next try, for the jobs this client locks. @default {defaultExponentialBackoff} */
   backoff?: Backoff;
+  /**
+   * OpenTelemetry metrics: `gue_client_enqueue` and `gue_client_lock_job` (gue's names, units and
+   * attributes), and `gue_jobs_waiting` when `queueDepth` is on. Pass
+   * `meterProvider.getMeter("gue")`. @default none: no metrics
+   */
+  meter?: MeterLike;
+  /**
+   * Report `gue_jobs_waiting`, an observable gauge of the jobs per queue (`job-queue`) that are
+   * due now (`state: "ready"`) or later (`state: "scheduled"`), read with one query at most once
+   * per `interval`. Needs `meter`. Turn it on in one client per process. @default {false}
+   */
+  queueDepth?: boolean | QueueDepthOptions;
 }
 
 const encoder = new TextEncoder();
@@ -137,10 +156,13 @@ export class Client {
   /** The backoff of the jobs this client locks. */
   readonly backoff: Backoff;
   readonly #ids = new MonotonicUlid();
+  readonly #telemetry: ClientTelemetry;
 
   /**
+   * Makes a client on a connection pool; nothing runs until the first call.
+   *
    * @param pool A pool from an adapter, e.g. `postgresjs(sql)`.
-   * @param options Id, logger and backoff.
+   * @param options Id, logger, backoff, meter, queue-depth gauge.
    */
   constructor(pool: ConnPool, options: ClientOptions = {}) {
     if (
@@ -159,6 +181,13 @@ export class Client {
     this.id = options.id ?? randomStringId();
     this.logger = withFields(options.logger ?? noopLogger, { "client-id": this.id });
     this.backoff = options.backoff ?? defaultExponentialBackoff;
+    const meter = checkMeter(options.meter, "Client");
+    this.#telemetry = new ClientTelemetry(meter);
+    const queueDepth = options.queueDepth ?? false;
+    if (queueDepth !== false) {
+      if (meter === undefined) throw new TypeError("Client: queueDepth needs a meter");
+      observeQueueDepth(meter, pool, queueDepth === true ? {} : queueDepth, this.logger);
+    }
   }
 
   /**
@@ -286,6 +315,7 @@ export class Client {
     try {
       tx = await this.pool.begin();
     } catch (err) {
+      this.#telemetry.beginFailed();
       throw new DatabaseError(operation, err);
     }
     let rows: JobRow[];
@@ -299,6 +329,7 @@ export class Client {
       await tx.rollback().catch(() => {});
       return null;
     }
+    this.#telemetry.locked(rows[0].job_type);
     return new Job(rows[0], tx, this.backoff, this.logger);
   }
 
@@ -360,6 +391,7 @@ export class Client {
     } catch (err) {
       failure = new DatabaseError(operation, err);
     }
+    this.#telemetry.enqueued(data, failure === undefined);
     if (this.logger !== noopLogger) {
       for (const j of data) {
         safeLog(this.logger, "debug", "Tried to enqueue a job", {

@@ -32,6 +32,95 @@ export const noopLogger: Logger = {
   error() {},
 };
 
+/** The levels a {@linkcode Logger} has. */
+export type LogLevel = "debug" | "info" | "error";
+
+/**
+ * Returns a logger that writes one JSON object per line: `time` (ISO 8601), `level`, `msg`, then
+ * the fields. An `Error` field is written as its message, with its stack under `<key>-stack`
+ * (`error`, `error-stack`); `BigInt`s become strings, cycles `"[Circular]"`, byte arrays their
+ * length. Writing never throws, whatever the fields hold.
+ *
+ * @param write Where each line goes (without a trailing newline). @default `console.log`
+ * @returns The logger.
+ *
+ * @example Log as JSON lines to standard output
+ * ```ts
+ * import { jsonLogger } from "./logger.ts";
+ *
+ * const lines: string[] = [];
+ * const logger = jsonLogger((line) => lines.push(line));
+ * logger.error("Worker failed to lock a job", { "worker-id": "a1b2c3", error: new Error("boom") });
+ * const entry = JSON.parse(lines[0]);
+ * console.assert(entry.level === "error" && entry.error === "boom" && "error-stack" in entry);
+ * ```
+ */
+export function jsonLogger(write: (line: string) => void = console.log): Logger {
+  const log = (level: LogLevel, msg: string, fields?: LogFields) => {
+    let line: string;
+    try {
+      line = jsonLine(level, msg, fields);
+    } catch (err) {
+      // A getter that throws, a Proxy, …: say so rather than lose the line or break the caller.
+      line = JSON.stringify({
+        time: new Date().toISOString(),
+        level,
+        msg: String(msg),
+        "log-error": `fields could not be serialised: ${describe(err)}`,
+      });
+    }
+    try {
+      write(line);
+    } catch {
+      // Nowhere better to report a broken sink; the queue must go on.
+    }
+  };
+  return {
+    debug: (msg, fields) => log("debug", msg, fields),
+    info: (msg, fields) => log("info", msg, fields),
+    error: (msg, fields) => log("error", msg, fields),
+  };
+}
+
+function describe(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return "unknown error";
+  }
+}
+
+function jsonLine(level: LogLevel, msg: string, fields: LogFields | undefined): string {
+  const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg };
+  if (fields !== null && typeof fields === "object") {
+    for (const key of Object.keys(fields)) {
+      if (key === "time" || key === "level" || key === "msg") continue;
+      const value = fields[key];
+      if (value === undefined) continue;
+      if (value instanceof Error) {
+        entry[key] = value.message || value.name;
+        if (value.stack) entry[`${key}-stack`] = value.stack;
+      } else entry[key] = value;
+    }
+  }
+  // The objects on the path from the root to the value being written: a value among them is a
+  // cycle. (An object merely seen before is not: the same object may appear twice.)
+  const ancestors: unknown[] = [];
+  return JSON.stringify(entry, function (this: unknown, _key, value: unknown) {
+    if (typeof value === "bigint") return value.toString();
+    if (typeof value === "symbol") return String(value);
+    if (typeof value === "function") return `[Function ${value.name || "anonymous"}]`;
+    if (value instanceof Error) return value.message || value.name;
+    if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+    if (value !== null && typeof value === "object") {
+      while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+      if (ancestors.includes(value)) return "[Circular]";
+      ancestors.push(value);
+    }
+    return value;
+  });
+}
+
 /**
  * Returns a logger that adds `fields` to every line written through it (gue's `Logger.With`).
  *

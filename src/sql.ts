@@ -76,6 +76,17 @@ export const jobDelete = "DELETE FROM gue_jobs WHERE job_id = $1";
 export const jobUpdateError =
   "UPDATE gue_jobs SET error_count = $1, run_at = $2, last_error = $3, updated_at = $4 WHERE job_id = $5";
 
+/**
+ * Counts the jobs of every queue: due now (`ready`, including jobs being worked, whose rows are
+ * locked) and due later (`scheduled`), for the `gue_jobs_waiting` gauge. `$1` the client's clock.
+ * One pass over the table, however many queues; it takes no locks.
+ */
+export const jobCountByQueue = `SELECT queue,
+  count(*) FILTER (WHERE run_at <= $1) AS ready,
+  count(*) FILTER (WHERE run_at > $1) AS scheduled
+FROM gue_jobs
+GROUP BY queue`;
+
 /** Serialises `migrate()` across processes; released when its transaction ends. */
 export const migrationLock = "SELECT pg_advisory_xact_lock(hashtext('gue_migrations'))";
 

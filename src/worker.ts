@@ -11,9 +11,20 @@ import { randomStringId } from "./id.ts";
 import { type Job, rollbackJob } from "./job.ts";
 import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
 import { runLock, type RunState } from "./run_lock.ts";
+import {
+  checkMeter,
+  checkTracer,
+  inScope,
+  type MeterLike,
+  type PollTelemetry,
+  SPAN_RECOVER_PANIC_RECOVERY,
+  type SpanScope,
+  type TracerLike,
+  WorkerTelemetry,
+} from "./telemetry.ts";
 
 /** `ctx.workerIndex` outside a pool. */
-export const WORKER_IDX_UNKNOWN = -1;
+export const WORKER_IDX_UNKNOWN: -1 = -1;
 
 /** What a handler and a hook get besides the job. */
 export interface WorkContext {
@@ -95,6 +106,24 @@ export interface WorkerOptions {
   gracefulShutdown?: boolean;
   /** Handler for job types missing from the work map; without it such jobs are retried with backoff. */
   unknownJobWorkFunc?: WorkFunc;
+  /**
+   * OpenTelemetry spans: `Worker.WorkOne` per locked job (attributes `job-id`, `job-queue`,
+   * `job-type`; the handler and hooks run with it active, so their spans nest under it), and
+   * `Worker.recoverPanic` when a hook throws. Pass `tracerProvider.getTracer("gue")`.
+   * @default none: no spans
+   */
+  tracer?: TracerLike;
+  /**
+   * OpenTelemetry metrics: `gue_worker_jobs_worked` and `gue_worker_jobs_duration`. Pass
+   * `meterProvider.getMeter("gue")`. @default none: no metrics
+   */
+  meter?: MeterLike;
+  /**
+   * When true, every poll produces a `Worker.WorkOne` span, also those that found no job; when
+   * false, only polls that locked a job or failed do.
+   * @default {false}
+   */
+  spanWorkOneNoJob?: boolean;
 }
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
@@ -147,6 +176,10 @@ export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
   ) {
     throw new TypeError(`${owner}: unknownJobWorkFunc must be a function`);
   }
+  const spanWorkOneNoJob = options.spanWorkOneNoJob ?? false;
+  if (typeof spanWorkOneNoJob !== "boolean") {
+    throw new TypeError(`${owner}: spanWorkOneNoJob must be a boolean`);
+  }
   return {
     queue,
     pollInterval,
@@ -160,6 +193,9 @@ export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
     },
     gracefulShutdown: options.gracefulShutdown ?? false,
     unknownJobWorkFunc: options.unknownJobWorkFunc,
+    tracer: checkTracer(options.tracer, owner),
+    meter: checkMeter(options.meter, owner),
+    spanWorkOneNoJob,
   };
 }
 
@@ -215,11 +251,14 @@ export class Worker {
   readonly #options: ReturnType<typeof resolveWorkerOptions>;
   readonly #logger: Logger;
   readonly #state: RunState = { running: false };
+  readonly #telemetry: WorkerTelemetry;
 
   /**
+   * Makes a worker; it polls only once `run()` or `workOne()` is called.
+   *
    * @param client The client to lock jobs with (its backoff applies to failures).
    * @param workMap Handlers by job type.
-   * @param options Queue, poll interval and strategy, hooks, TTL, shutdown behaviour.
+   * @param options Queue, poll interval and strategy, hooks, TTL, shutdown behaviour, telemetry.
    */
   constructor(client: Client, workMap: WorkMap, options: WorkerOptions = {}) {
     this.#options = resolveWorkerOptions(options, "Worker");
@@ -230,6 +269,7 @@ export class Worker {
     this.pollInterval = this.#options.pollInterval;
     this.pollStrategy = this.#options.pollStrategy;
     this.#logger = withFields(options.logger ?? noopLogger, { "worker-id": this.id });
+    this.#telemetry = new WorkerTelemetry(this.#options);
   }
 
   /**
@@ -267,37 +307,60 @@ export class Worker {
   async #workOne(signal: AbortSignal, index: number): Promise<boolean> {
     const ctx: WorkContext = { signal, workerIndex: index, workerId: this.id };
     const hooks = this.#options.hooks;
-    let job: Job | null;
+    // Telemetry for this poll; undefined (and every t?.… skipped) without tracer and meter.
+    const t = this.#telemetry.poll();
     try {
-      job = this.pollStrategy === "OrderByPriority"
-        ? await this.#client.lockJob(this.queue)
-        : await this.#client.lockNextScheduledJob(this.queue);
-    } catch (err) {
-      safeLog(this.#logger, "error", "Worker failed to lock a job", { error: err });
-      await this.#runHooksLogged(hooks.jobLocked, null, err, ctx);
-      return false;
+      let job: Job | null;
+      try {
+        job = await inScope(
+          t?.scope,
+          () =>
+            this.pollStrategy === "OrderByPriority"
+              ? this.#client.lockJob(this.queue)
+              : this.#client.lockNextScheduledJob(this.queue),
+        );
+      } catch (err) {
+        t?.lockFailed(err);
+        safeLog(this.#logger, "error", "Worker failed to lock a job", { error: err });
+        await inScope(t?.scope, () => this.#runHooksLogged(hooks.jobLocked, null, err, ctx));
+        return false;
+      }
+      if (job === null) return false;
+      t?.locked(job);
+      await inScope(t?.scope, () => this.#workLocked(job, ctx, t));
+      return true;
+    } finally {
+      // Unlike gue, every span started is ended, whatever happened.
+      t?.finish();
     }
-    if (job === null) return false;
+  }
 
+  /** Works a locked job to the end: hooks, handler, outcome, commit. */
+  async #workLocked(job: Job, ctx: WorkContext, t: PollTelemetry | undefined): Promise<void> {
     const log = this.#logger === noopLogger
       ? noopLogger
       : withFields(this.#logger, { "job-id": job.id, "job-type": job.type });
     try {
-      await this.#process(job, ctx, log);
+      await this.#process(job, ctx, log, t);
     } catch (panic) {
-      await this.#recoverPanic(job, panic, ctx, log);
+      await this.#recoverPanic(job, panic, ctx, log, t);
     }
     try {
       await job.done();
     } catch (err) {
+      t?.fail("failed to mark job as done", err);
       safeLog(log, "error", "Failed to mark job as done", { error: err });
-      await this.#runHooksLogged(hooks.jobUndone, job, err, ctx);
+      await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
     }
-    return true;
   }
 
   /** Hooks, handler and outcome. Throws only when a jobLocked/jobDone hook throws (gue: a panic). */
-  async #process(job: Job, ctx: WorkContext, log: Logger): Promise<void> {
+  async #process(
+    job: Job,
+    ctx: WorkContext,
+    log: Logger,
+    t: PollTelemetry | undefined,
+  ): Promise<void> {
     const { hooks, unknownJobWorkFunc, gracefulShutdown, jobTTL } = this.#options;
     await runHooks(hooks.jobLocked, job, null, ctx);
 
@@ -306,10 +369,13 @@ export class Worker {
       : unknownJobWorkFunc;
     if (handler === undefined) {
       const errUnknown = new UnknownJobTypeError(this.id, job.type);
+      t?.worked(false);
+      t?.fail(`job with unknown type: ${JSON.stringify(job.type)}`);
       safeLog(log, "error", "Got a job with unknown type");
       try {
         await job.error(errUnknown);
       } catch (err) {
+        t?.fail("failed to mark job as error", err);
         safeLog(log, "error", "Got an error on setting an error to unknown job", { error: err });
       }
       await this.#runHooksLogged(hooks.unknownJobType, job, errUnknown, ctx);
@@ -352,15 +418,18 @@ export class Worker {
 
     if (failed && !gracefulShutdown && ctx.signal.aborted) {
       // Interrupted by shutdown: leave the job as it was for the next worker, error not counted.
+      t?.interrupted();
       safeLog(log, "info", "Job interrupted by shutdown, rolled back", { error: failure });
       await job[rollbackJob]();
       return;
     }
     if (failed) {
+      t?.handlerFailed(failure);
       await runHooks(hooks.jobDone, job, failure, ctx);
       try {
         await job.error(failure);
       } catch (err) {
+        t?.fail("failed to mark job as error", err);
         safeLog(log, "error", "Got an error on setting an error to an errored job", {
           error: err,
           "job-error": errorText(failure),
@@ -369,33 +438,69 @@ export class Worker {
       return;
     }
     await runHooks(hooks.jobDone, job, null, ctx);
+    let deleted = true;
     try {
       await job.delete();
     } catch (err) {
+      deleted = false;
+      t?.fail("failed to delete finished job", err);
       safeLog(log, "error", "Got an error on deleting a job", { error: err });
     }
+    t?.worked(deleted);
     safeLog(log, "debug", "Job finished");
   }
 
   /** A jobLocked/jobDone hook threw: fail the job with it, as gue does for a panic. */
-  async #recoverPanic(job: Job, panic: unknown, ctx: WorkContext, log: Logger): Promise<void> {
-    safeLog(log, "error", "Job panicked", { stacktrace: errorText(panic) });
-    let errPanic = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
+  async #recoverPanic(
+    job: Job,
+    panic: unknown,
+    ctx: WorkContext,
+    log: Logger,
+    t: PollTelemetry | undefined,
+  ): Promise<void> {
+    // Spans as gue's: Worker.recoverPanic under Worker.WorkOne, and Worker.recoverPanicRecovery
+    // under that when a jobDone hook throws again.
+    const span = t?.panicked(errorText(panic));
+    let again: SpanScope | undefined;
+    let panickedAgain = false;
     try {
-      await runHooks(this.#options.hooks.jobDone, job, errPanic, ctx);
-    } catch (again) {
-      safeLog(log, "error", "Job panicked during the panic recovery", {
-        stacktrace: errorText(again),
-      });
-      errPanic = new Error(
-        `hook job done panicked in job panic recovery (job panicked):\n${errorText(again)}`,
-        { cause: again },
-      );
-    }
-    try {
-      await job.error(errPanic);
-    } catch (err) {
-      safeLog(log, "error", "Got an error on setting an error to a panicked job", { error: err });
+      safeLog(log, "error", "Job panicked", { stacktrace: errorText(panic) });
+      let errPanic = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
+      try {
+        await inScope(span, () => runHooks(this.#options.hooks.jobDone, job, errPanic, ctx));
+      } catch (hookErr) {
+        panickedAgain = true;
+        again = span?.child(SPAN_RECOVER_PANIC_RECOVERY);
+        again?.fail("hook job done panicked in job panic recovery", undefined, errorText(hookErr));
+        safeLog(log, "error", "Job panicked during the panic recovery", {
+          stacktrace: errorText(hookErr),
+        });
+        errPanic = new Error(
+          `hook job done panicked in job panic recovery (job panicked):\n${errorText(hookErr)}`,
+          { cause: hookErr },
+        );
+      }
+      try {
+        await job.error(errPanic);
+      } catch (err) {
+        if (panickedAgain) {
+          again?.fail("failed to mark panicked job (hook job done) as error", err);
+          safeLog(
+            log,
+            "error",
+            "Got an error on setting an error to a panicked job (hook job done)",
+            { error: err },
+          );
+        } else {
+          span?.fail("failed to mark panicked job as error", err);
+          safeLog(log, "error", "Got an error on setting an error to a panicked job", {
+            error: err,
+          });
+        }
+      }
+    } finally {
+      again?.end();
+      span?.end();
     }
   }
 
