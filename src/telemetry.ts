@@ -40,7 +40,7 @@ export interface InstrumentOptions {
   description?: string;
   /** Its unit: `1` or `ms`. */
   unit?: string;
-  /** `ValueType.INT` (1) or `ValueType.DOUBLE` (0). */
+  /** `ValueType.INT` (0) or `ValueType.DOUBLE` (1). */
   valueType?: number;
 }
 

@@ -4,6 +4,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { context, type Span, SpanStatusCode } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
@@ -29,7 +31,7 @@ import {
   WorkerPool,
   type WorkMap,
 } from "../mod.ts";
-import { useTestDatabase, waitFor } from "./_db.ts";
+import { createTestDatabase, useTestDatabase, waitFor } from "./_db.ts";
 
 const t = useTestDatabase();
 
@@ -531,5 +533,45 @@ describe("gue_jobs_waiting", () => {
     assert.deepEqual(waiting(await o.metrics()), {});
     assert.deepEqual(errors, ["Failed to count waiting jobs"]);
     await o.shutdown();
+  });
+});
+
+describe("examples/otel.ts", () => {
+  test("prints the spans and metrics of the jobs it works", async () => {
+    const db = await createTestDatabase();
+    try {
+      const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+      const child = spawn(
+        process.execPath,
+        isDeno ? ["run", "-A", "examples/otel.ts"] : ["examples/otel.ts"],
+        {
+          cwd: fileURLToPath(new URL("..", import.meta.url)),
+          env: { ...process.env, DATABASE_URL: db.url },
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const code = await new Promise((resolve, reject) => {
+        child.on("error", reject);
+        child.on("close", resolve);
+      });
+      assert.equal(code, 0, out);
+      for (
+        const name of [
+          "Worker.WorkOne",
+          "smtp.send",
+          "card declined",
+          "gue_client_enqueue",
+          "gue_client_lock_job",
+          "gue_worker_jobs_worked",
+          "gue_worker_jobs_duration",
+          "gue_jobs_waiting",
+        ]
+      ) assert.ok(out.includes(name), `${name} in the output:\n${out}`);
+      assert.match(out, /worked 3 jobs/);
+    } finally {
+      await db.drop();
+    }
   });
 });
