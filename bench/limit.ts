@@ -1,0 +1,85 @@
+/**
+ * The limit: the library's SQL cycle issued straight through postgres.js, no library code in
+ * between.
+ *
+ * A lock loop holds one connection (as a gue worker holds one while it works a job) and repeats
+ * BEGIN, lock one row with SKIP LOCKED, DELETE it, COMMIT, awaiting each statement before the next
+ * as a worker must. Statements are prepared, as postgres.js's own tagged templates are, so the
+ * figure is the best this driver does with this SQL. The library divided by this is the share of
+ * the possible that the library reaches.
+ *
+ * @module
+ */
+import type { Sql } from "./db.ts";
+import { BENCH_QUEUE, NOOP_TYPE } from "./backlog.ts";
+import { DELETE_SQL, insertSql } from "./cycle_sql.ts";
+import { type Loops, startLoops } from "./loops.ts";
+import { sleep } from "./meter.ts";
+
+/**
+ * Starts `workers` lock loops, each on a connection of its own.
+ *
+ * @param sql A pool with at least `workers` connections.
+ * @param workers How many loops.
+ * @param lockText The lock statement (`$1` queue, `$2` now).
+ * @param untilEmpty End a loop when the lock finds no job (a drain); otherwise retry after 1 ms.
+ */
+export function startLockLoops(
+  sql: Sql,
+  workers: number,
+  lockText: string,
+  untilEmpty: boolean,
+): Loops {
+  return startLoops(workers, async (stopped, meter) => {
+    const conn = await sql.reserve();
+    try {
+      while (!stopped()) {
+        await conn.unsafe("BEGIN");
+        const rows = await conn.unsafe(lockText, [BENCH_QUEUE, new Date()], { prepare: true });
+        if (rows.length === 0) {
+          await conn.unsafe("ROLLBACK");
+          if (untilEmpty) return;
+          await sleep(1);
+          continue;
+        }
+        await conn.unsafe(DELETE_SQL, [rows[0].job_id], { prepare: true });
+        await conn.unsafe("COMMIT");
+        meter.mark();
+      }
+    } finally {
+      conn.release();
+    }
+  });
+}
+
+const ARGS = new Uint8Array([0x7b, 0x7d]); // "{}", what the library stores for `args: {}`
+
+/**
+ * Starts `producers` loops that each insert `batchSize` jobs per statement with the library's
+ * INSERT, until stopped. Ids come from a counter: unique, and as cheap as an id can be.
+ *
+ * @param sql A pool with at least `producers` connections.
+ * @param producers How many concurrent loops.
+ * @param batchSize Jobs per INSERT.
+ */
+export function startInsertLoops(sql: Sql, producers: number, batchSize: number): Loops {
+  const text = insertSql(batchSize);
+  const prefix = Math.floor(Math.random() * 0xfffffffff).toString(16).toUpperCase().padStart(
+    9,
+    "0",
+  );
+  let next = 0;
+  return startLoops(producers, async (stopped, meter) => {
+    while (!stopped()) {
+      const now = new Date();
+      const params: unknown[] = [];
+      for (let i = 0; i < batchSize; i++) {
+        const id = "1" + prefix + (next++).toString(16).toUpperCase().padStart(16, "0");
+        params.push(id, BENCH_QUEUE, 0, now, NOOP_TYPE, ARGS, now, now);
+      }
+      // deno-lint-ignore no-explicit-any
+      await sql.unsafe(text, params as any[], { prepare: true });
+      meter.mark(batchSize);
+    }
+  });
+}

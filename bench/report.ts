@@ -1,0 +1,270 @@
+/**
+ * The markdown tables printed at the end of a run, one per scenario, all drawn from one
+ * {@linkcode BenchResults}. Throughput cells read `median (min–max)` over the repetitions; ratios
+ * divide medians.
+ *
+ * @module
+ */
+import { STRATEGY_LABEL } from "./cycle_sql.ts";
+import type { BenchResults, LatencyCell, LockCell, PeerResult } from "./results.ts";
+import type { Summary } from "./stats.ts";
+
+const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+/** `1,708 (1,650–1,780)`, or `—` when the figure was not measured. */
+function rate(s: Summary | undefined): string {
+  if (!s) return "—";
+  return `${int.format(s.median)} (${int.format(s.min)}–${int.format(s.max)})`;
+}
+
+/** Latency in ms, `27.6 (26.6–28.0)`. */
+function ms(s: Summary): string {
+  const f = (n: number) => n >= 100 ? int.format(n) : n.toFixed(1);
+  return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
+/** `0.62`, or `—`. */
+function ratio(a: Summary | undefined, b: Summary | undefined): string {
+  if (!a || !b || b.median === 0) return "—";
+  return (a.median / b.median).toFixed(2);
+}
+
+function table(head: string[], rows: string[][], align?: ("l" | "r")[]): string {
+  const sep = head.map((_, i) => (align?.[i] ?? (i === 0 ? "l" : "r")) === "r" ? "---:" : "---");
+  return [head, sep, ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+function find<T extends { jobsPerSec: Summary }>(
+  cells: T[],
+  match: Partial<T>,
+): Summary | undefined {
+  return cells.find((c) =>
+    Object.entries(match).every(([k, v]) => (c as Record<string, unknown>)[k] === v)
+  )?.jobsPerSec;
+}
+
+function backlogs(r: BenchResults): number[] {
+  return [...new Set(r.lock.map((c) => c.backlog))].sort((a, b) => a - b);
+}
+
+function workers(cells: { workers: number }[]): number[] {
+  return [...new Set(cells.map((c) => c.workers))].sort((a, b) => a - b);
+}
+
+function modeNote(cells: LockCell[], backlog: number): string {
+  return cells.find((c) => c.backlog === backlog)?.mode === "drain" ? "drained" : "sampled";
+}
+
+/** Scenario 1: the library's pool, both strategies, every backlog and W. */
+export function lockTable(r: BenchResults): string {
+  const rows: string[][] = [];
+  const gue = r.lock.filter((c) => c.system === "gue-v5");
+  for (const backlog of backlogs(r)) {
+    for (const w of workers(r.lock.filter((c) => c.backlog === backlog && c.system === "ours"))) {
+      rows.push([
+        `${int.format(backlog)} (${modeNote(r.lock, backlog)})`,
+        String(w),
+        rate(find(r.lock, { system: "ours", strategy: "OrderByPriority", backlog, workers: w })),
+        rate(
+          find(r.lock, { system: "ours", strategy: "OrderByRunAtPriority", backlog, workers: w }),
+        ),
+        gue.length ? rate(find(gue, { backlog, workers: w })) : "—",
+      ]);
+    }
+  }
+  return table(
+    [
+      "backlog",
+      "W",
+      "ours, OrderByPriority",
+      "ours, OrderByRunAtPriority",
+      "gue v5 SQL as shipped",
+    ],
+    rows,
+  );
+}
+
+/** Scenario 2: the raw limit per strategy, ours / limit, and pgbench. */
+export function limitTable(r: BenchResults): string {
+  const rows: string[][] = [];
+  for (const backlog of backlogs(r)) {
+    for (const w of workers(r.lock.filter((c) => c.backlog === backlog && c.system === "limit"))) {
+      const get = (system: string, strategy: string) =>
+        find(r.lock, { system, strategy, backlog, workers: w } as Partial<LockCell>);
+      rows.push([
+        int.format(backlog),
+        String(w),
+        rate(get("limit", "OrderByPriority")),
+        ratio(get("ours", "OrderByPriority"), get("limit", "OrderByPriority")),
+        rate(get("limit", "OrderByRunAtPriority")),
+        ratio(get("ours", "OrderByRunAtPriority"), get("limit", "OrderByRunAtPriority")),
+        rate(get("pgbench", "OrderByPriority")),
+        ratio(get("ours", "OrderByPriority"), get("pgbench", "OrderByPriority")),
+      ]);
+    }
+  }
+  return table(
+    [
+      "backlog",
+      "W",
+      `limit, ${STRATEGY_LABEL.OrderByPriority}`,
+      "ours / limit",
+      `limit, ${STRATEGY_LABEL.OrderByRunAtPriority}`,
+      "ours / limit",
+      `pgbench, ${STRATEGY_LABEL.OrderByPriority}`,
+      "ours / pgbench",
+    ],
+    rows,
+  );
+}
+
+function callName(kind: string, batchSize: number, single = "enqueue", batch = "enqueueBatch") {
+  return kind === "single" ? single : `${batch}(${int.format(batchSize)})`;
+}
+
+/** Scenario 3: enqueue and enqueueBatch against the raw INSERT. */
+export function enqueueTable(r: BenchResults): string {
+  const keys = [...new Set(r.enqueue.map((c) => `${c.batchSize}/${c.producers}`))];
+  const rows = keys.map((key) => {
+    const [batchSize, producers] = key.split("/").map(Number);
+    const ours = find(r.enqueue, { system: "ours", batchSize, producers });
+    const limit = find(r.enqueue, { system: "limit", batchSize, producers });
+    return [
+      callName(batchSize === 1 ? "single" : "batch", batchSize),
+      String(producers),
+      rate(ours),
+      rate(limit),
+      ratio(ours, limit),
+    ];
+  });
+  return table(["call", "producers", "ours", "raw INSERT limit", "ours / limit"], rows);
+}
+
+/** Scenario 4: enqueue → handler start. */
+export function latencyTable(cells: LatencyCell[], label = "ours"): string {
+  return table(
+    ["system", "setting", "jobs/rep", "p50 ms", "p95 ms", "p99 ms"],
+    cells.map((c) => [label, c.setting, String(c.jobsPerRep), ms(c.p50), ms(c.p95), ms(c.p99)]),
+  );
+}
+
+const peerOk = (p: PeerResult) => !p.error;
+
+/** Scenario 5a: drain throughput of ours (default strategy) and each peer. */
+export function peerThroughputTable(r: BenchResults): string {
+  const peers = r.peers.filter(peerOk);
+  const rows: string[][] = [];
+  for (const backlog of backlogs(r)) {
+    for (const w of workers(r.lock.filter((c) => c.backlog === backlog && c.system === "ours"))) {
+      const ours = find(r.lock, {
+        system: "ours",
+        strategy: "OrderByPriority",
+        backlog,
+        workers: w,
+      });
+      const row = [int.format(backlog), String(w), rate(ours)];
+      for (const p of peers) {
+        const theirs = find(p.throughput, { backlog, workers: w });
+        row.push(rate(theirs), ratio(ours, theirs));
+      }
+      rows.push(row);
+    }
+  }
+  return table(
+    ["backlog", "W", "ours (priority)", ...peers.flatMap((p) => [p.peer, `ours / ${p.peer}`])],
+    rows,
+  );
+}
+
+/** Scenario 5b: enqueue throughput of ours and each peer. */
+export function peerEnqueueTable(r: BenchResults): string {
+  const peers = r.peers.filter(peerOk);
+  const keys = [...new Set(r.enqueue.map((c) => `${c.batchSize}/${c.producers}`))];
+  const rows = keys.map((key) => {
+    const [batchSize, producers] = key.split("/").map(Number);
+    const ours = find(r.enqueue, { system: "ours", batchSize, producers });
+    const row = [
+      callName(batchSize === 1 ? "single" : "batch", batchSize),
+      String(producers),
+      rate(ours),
+    ];
+    for (const p of peers) {
+      const theirs = find(p.enqueue, { batchSize, producers });
+      row.push(rate(theirs), ratio(ours, theirs));
+    }
+    return row;
+  });
+  return table(
+    ["call", "producers", "ours", ...peers.flatMap((p) => [p.peer, `ours / ${p.peer}`])],
+    rows,
+  );
+}
+
+/** Scenario 5c: latency of ours (every setting) and of each peer. */
+export function peerLatencyTable(r: BenchResults): string {
+  const parts = [latencyTable(r.latency, "ours")];
+  for (const p of r.peers.filter(peerOk)) {
+    parts.push(latencyTable(p.latency, p.peer).split("\n").slice(2).join("\n"));
+  }
+  return parts.filter((s) => s).join("\n");
+}
+
+/** A header naming the machine, the server and the runtimes the figures belong to. */
+export function header(r: BenchResults): string {
+  const gib = (r.machine.memoryBytes / 2 ** 30).toFixed(1);
+  const pg = r.postgres.version.split(" ").slice(0, 2).join(" ");
+  const s = r.postgres.settings;
+  const peers = r.peers.map((p) => `${p.peer} ${p.version ?? "?"}${p.error ? " (failed)" : ""}`);
+  return [
+    `# gue bench, ${r.startedAt}`,
+    "",
+    `${r.machine.cores} cores (${r.machine.cpuModel}), ${gib} GiB, ${r.machine.os} ${r.machine.osRelease}; ` +
+    `${pg} (shared_buffers ${s.shared_buffers}, synchronous_commit ${s.synchronous_commit}, ` +
+    `fsync ${s.fsync}, max_connections ${s.max_connections}); ` +
+    `deno ${r.runtimes.deno}, postgres.js ${r.runtimes.postgresjs}` +
+    (r.runtimes.node ? `, node ${r.runtimes.node}` : "") +
+    (peers.length ? `; ${peers.join(", ")}` : "") + ".",
+    "",
+    `Throughput in jobs/s and latency in ms: median (min–max) of ${r.parameters.reps} repetitions. ` +
+    `Run took ${Math.round(r.wallSeconds)} s.`,
+  ].join("\n");
+}
+
+/**
+ * Everything printed on stdout: the header, then one titled table per scenario that ran.
+ *
+ * @param r The results of the run.
+ */
+export function renderReport(r: BenchResults): string {
+  const out = [header(r)];
+  const section = (title: string, body: string) => out.push(`\n## ${title}\n\n${body}`);
+  if (r.lock.length) {
+    section("1. Lock throughput under contention (jobs/s)", lockTable(r));
+    section("2. The limit: the same SQL cycle without the library (jobs/s)", limitTable(r));
+  }
+  if (r.enqueue.length) section("3. Enqueue (jobs/s)", enqueueTable(r));
+  if (r.latency.length) {
+    section("4. Latency, enqueue → handler start, idle workers", latencyTable(r.latency));
+  }
+  if (r.peers.length) {
+    const failed = r.peers.filter((p) => p.error).map((p) => `${p.peer} failed: ${p.error}`);
+    section(
+      "5. Peers, side by side",
+      [
+        "### Drain throughput (jobs/s)",
+        "",
+        peerThroughputTable(r),
+        "",
+        "### Enqueue (jobs/s)",
+        "",
+        peerEnqueueTable(r),
+        "",
+        "### Latency, enqueue → handler start",
+        "",
+        peerLatencyTable(r),
+        ...(failed.length ? ["", ...failed] : []),
+      ].join("\n"),
+    );
+  }
+  return out.join("\n") + "\n";
+}
