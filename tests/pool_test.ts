@@ -9,6 +9,9 @@ import { useTestDatabase, waitFor } from "./_db.ts";
 // More connections than workers: each running job holds one for its transaction.
 const t = useTestDatabase({ max: 10 });
 
+// Bun stops a test after 5 s by default; the waits below have their own, longer bounds.
+const LIMIT = { timeout: 60_000 };
+
 async function jobCount(queue: string): Promise<number> {
   const [row] = await t.sql<{ n: number }[]>`
     SELECT count(*)::int AS n FROM gue_jobs WHERE queue = ${queue}`;
@@ -16,132 +19,144 @@ async function jobCount(queue: string): Promise<number> {
 }
 
 describe("WorkerPool", () => {
-  test("a WorkerPool of 4 works 200 jobs exactly once, each worker with its index and id", async () => {
-    const queue = "pool-200";
-    const total = 200;
-    const enqueued = await t.client.enqueueBatch(
-      Array.from({ length: total }, (_, i) => ({ type: "Count", queue, args: { i } })),
-    );
-
-    const calls = new Map<string, number>();
-    const seen: { workerIndex: number; workerId: string }[] = [];
-    // A barrier on the first jobs: each handler waits until all four workers hold a job at once.
-    // A worker blocked in its handler cannot take another job, so reaching four proves the pool
-    // really runs four workers concurrently, without relying on timing.
-    const holding = new Set<number>();
-    let barrierOpen = false;
-    const pool = new WorkerPool(
-      t.client,
-      {
-        Count: async (job, ctx) => {
-          calls.set(job.id, (calls.get(job.id) ?? 0) + 1);
-          seen.push({ workerIndex: ctx.workerIndex, workerId: ctx.workerId });
-          if (!barrierOpen) {
-            holding.add(ctx.workerIndex);
-            await waitFor(
-              () => holding.size === 4 || barrierOpen,
-              20_000,
-              "4 workers holding jobs",
-            );
-            barrierOpen = true;
-          }
-        },
-      },
-      4,
-      { queue, pollInterval: 50 },
-    );
-
-    const stop = new AbortController();
-    const running = pool.run(stop.signal);
-    try {
-      await waitFor(
-        async () => calls.size === total && await jobCount(queue) === 0,
-        30_000,
-        "drain",
+  test(
+    "a WorkerPool of 4 works 200 jobs exactly once, each worker with its index and id",
+    LIMIT,
+    async () => {
+      const queue = "pool-200";
+      const total = 200;
+      const enqueued = await t.client.enqueueBatch(
+        Array.from({ length: total }, (_, i) => ({ type: "Count", queue, args: { i } })),
       );
-    } finally {
-      stop.abort();
+
+      const calls = new Map<string, number>();
+      const seen: { workerIndex: number; workerId: string }[] = [];
+      // A barrier on the first jobs: each handler waits until all four workers hold a job at once.
+      // A worker blocked in its handler cannot take another job, so reaching four proves the pool
+      // really runs four workers concurrently, without relying on timing.
+      const holding = new Set<number>();
+      let barrierOpen = false;
+      const pool = new WorkerPool(
+        t.client,
+        {
+          Count: async (job, ctx) => {
+            calls.set(job.id, (calls.get(job.id) ?? 0) + 1);
+            seen.push({ workerIndex: ctx.workerIndex, workerId: ctx.workerId });
+            if (!barrierOpen) {
+              holding.add(ctx.workerIndex);
+              await waitFor(
+                () => holding.size === 4 || barrierOpen,
+                20_000,
+                "4 workers holding jobs",
+              );
+              barrierOpen = true;
+            }
+          },
+        },
+        4,
+        { queue, pollInterval: 50 },
+      );
+
+      const stop = new AbortController();
+      const running = pool.run(stop.signal);
+      try {
+        await waitFor(
+          async () => calls.size === total && await jobCount(queue) === 0,
+          30_000,
+          "drain",
+        );
+      } finally {
+        stop.abort();
+        await running;
+      }
+
+      for (const job of enqueued) assert.equal(calls.get(job.id), 1, `job ${job.id} worked once`);
+      assert.equal(calls.size, total);
+      assert.equal(await jobCount(queue), 0);
+      assert.equal(pool.workers.length, 4);
+      assert.deepEqual(
+        pool.workers.map((w) => w.id),
+        [0, 1, 2, 3].map((i) => `${pool.id}/worker-${i}`),
+      );
+      for (const { workerIndex, workerId } of seen) {
+        assert.ok([0, 1, 2, 3].includes(workerIndex), `workerIndex ${workerIndex} in 0..3`);
+        assert.equal(workerId, `${pool.id}/worker-${workerIndex}`);
+      }
+      assert.deepEqual(new Set(seen.map((s) => s.workerIndex)), new Set([0, 1, 2, 3]));
+    },
+  );
+
+  test(
+    "a second run() on a running pool rejects with `is already running`; after stopping, run() works again",
+    LIMIT,
+    async () => {
+      const queue = "pool-rerun";
+      const worked: string[] = [];
+      const pool = new WorkerPool(
+        t.client,
+        {
+          Note: (job) => {
+            worked.push(job.id);
+          },
+        },
+        2,
+        { queue, pollInterval: 50 },
+      );
+
+      const first = new AbortController();
+      const running = pool.run(first.signal);
+      await assert.rejects(pool.run(), /is already running/);
+      await assert.rejects(pool.run(), new RegExp(`worker\\[id=${pool.id}\\] is already running`));
+      first.abort();
       await running;
-    }
 
-    for (const job of enqueued) assert.equal(calls.get(job.id), 1, `job ${job.id} worked once`);
-    assert.equal(calls.size, total);
-    assert.equal(await jobCount(queue), 0);
-    assert.equal(pool.workers.length, 4);
-    assert.deepEqual(
-      pool.workers.map((w) => w.id),
-      [0, 1, 2, 3].map((i) => `${pool.id}/worker-${i}`),
-    );
-    for (const { workerIndex, workerId } of seen) {
-      assert.ok([0, 1, 2, 3].includes(workerIndex), `workerIndex ${workerIndex} in 0..3`);
-      assert.equal(workerId, `${pool.id}/worker-${workerIndex}`);
-    }
-    assert.deepEqual(new Set(seen.map((s) => s.workerIndex)), new Set([0, 1, 2, 3]));
-  });
+      // Stopped: the guard is released and a new run works jobs.
+      const second = new AbortController();
+      const again = pool.run(second.signal);
+      try {
+        const job = await t.client.enqueue({ type: "Note", queue });
+        await waitFor(() => worked.includes(job.id), 10_000, "job worked by the second run");
+      } finally {
+        second.abort();
+        await again;
+      }
+    },
+  );
 
-  test("a second run() on a running pool rejects with `is already running`; after stopping, run() works again", async () => {
-    const queue = "pool-rerun";
-    const worked: string[] = [];
-    const pool = new WorkerPool(
-      t.client,
-      {
+  test(
+    "a second run() on a running Worker rejects with `is already running`; after stopping, run() works again",
+    LIMIT,
+    async () => {
+      const queue = "worker-rerun";
+      const worked: string[] = [];
+      const worker = new Worker(t.client, {
         Note: (job) => {
           worked.push(job.id);
         },
-      },
-      2,
-      { queue, pollInterval: 50 },
-    );
+      }, { queue, pollInterval: 50 });
 
-    const first = new AbortController();
-    const running = pool.run(first.signal);
-    await assert.rejects(pool.run(), /is already running/);
-    await assert.rejects(pool.run(), new RegExp(`worker\\[id=${pool.id}\\] is already running`));
-    first.abort();
-    await running;
+      const first = new AbortController();
+      const running = worker.run(first.signal);
+      await assert.rejects(
+        worker.run(),
+        new RegExp(`worker\\[id=${worker.id}\\] is already running`),
+      );
+      first.abort();
+      await running;
 
-    // Stopped: the guard is released and a new run works jobs.
-    const second = new AbortController();
-    const again = pool.run(second.signal);
-    try {
-      const job = await t.client.enqueue({ type: "Note", queue });
-      await waitFor(() => worked.includes(job.id), 10_000, "job worked by the second run");
-    } finally {
-      second.abort();
-      await again;
-    }
-  });
+      const second = new AbortController();
+      const again = worker.run(second.signal);
+      try {
+        const job = await t.client.enqueue({ type: "Note", queue });
+        await waitFor(() => worked.includes(job.id), 10_000, "job worked by the second run");
+      } finally {
+        second.abort();
+        await again;
+      }
+    },
+  );
 
-  test("a second run() on a running Worker rejects with `is already running`; after stopping, run() works again", async () => {
-    const queue = "worker-rerun";
-    const worked: string[] = [];
-    const worker = new Worker(t.client, {
-      Note: (job) => {
-        worked.push(job.id);
-      },
-    }, { queue, pollInterval: 50 });
-
-    const first = new AbortController();
-    const running = worker.run(first.signal);
-    await assert.rejects(
-      worker.run(),
-      new RegExp(`worker\\[id=${worker.id}\\] is already running`),
-    );
-    first.abort();
-    await running;
-
-    const second = new AbortController();
-    const again = worker.run(second.signal);
-    try {
-      const job = await t.client.enqueue({ type: "Note", queue });
-      await waitFor(() => worked.includes(job.id), 10_000, "job worked by the second run");
-    } finally {
-      second.abort();
-      await again;
-    }
-  });
-
-  test("pool.workOne() works one job with the first worker", async () => {
+  test("pool.workOne() works one job with the first worker", LIMIT, async () => {
     const queue = "pool-work-one";
     const seen: { id: string; workerIndex: number; workerId: string }[] = [];
     const pool = new WorkerPool(
