@@ -201,14 +201,18 @@ describe("shutdown", () => {
     assert.equal(observed.rollbacks(), 1, "no second poll");
   });
 
-  test(
-    "aborting while idle leaves no timers or connections behind: the process exits by itself",
-    LIMIT,
-    async () => {
-      // Deno applies no leak sanitizers to node:test tests and Bun has none, so the check runs in a
-      // child process: it aborts an idle worker, closes its pool and returns. Anything left behind
-      // (the 60 s poll timer, a socket) would keep it alive, and it would not exit.
-      const fixture = startFixture("idle_stop.ts", { GUE_FIXTURE_DATABASE_URL: t.db.url });
+  for (const mode of ["idle", "busy"] as const) {
+    const what = mode === "idle"
+      ? "aborting while idle leaves no timers or connections behind"
+      : "aborting mid-job under a jobTTL leaves no timers or connections behind";
+    test(`${what}: the process exits by itself`, LIMIT, async () => {
+      // Deno applies no leak sanitizers to node:test tests and Bun has none, so the check runs in
+      // a child process: it aborts its worker, closes its pool and returns. Anything left behind
+      // (the 60 s poll or TTL timer, a socket) would keep it alive, and it would not exit.
+      const fixture = startFixture("stop_worker.ts", {
+        GUE_FIXTURE_DATABASE_URL: t.db.url,
+        GUE_FIXTURE_MODE: mode,
+      });
       const exit = await waitForExit(fixture, 30_000);
       assert.ok(
         exit !== null,
@@ -216,7 +220,12 @@ describe("shutdown", () => {
           `stdout: ${fixture.stdout()}\nstderr: ${fixture.stderr()}`,
       );
       assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${fixture.stderr()}`);
-      assert.match(fixture.stdout(), /^idle\nstopped\n$/);
-    },
-  );
+      assert.equal(fixture.stdout(), `${mode}\nstopped\n`);
+      if (mode === "busy") {
+        const [left] = await t.sql<{ error_count: number }[]>`
+          SELECT error_count FROM gue_jobs WHERE queue = 'busy-stop'`;
+        assert.equal(left?.error_count, 0, "the interrupted job was rolled back untouched");
+      }
+    });
+  }
 });
