@@ -6,13 +6,27 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Client, type Job, JobNotFoundError, Worker } from "../mod.ts";
-import { createTestDatabase, openTestPool, useTestDatabase, waitFor } from "./_db.ts";
+import {
+  adapterUnderTest,
+  createTestDatabase,
+  openTestPool,
+  useTestDatabase,
+  waitFor,
+} from "./_db.ts";
 import { startFixture, waitForExit } from "./fixtures/child.ts";
 
 const t = useTestDatabase({ max: 10 });
 
 // Bun stops a test after 5 s by default; the waits below have their own, longer bounds.
 const LIMIT = { timeout: 60_000 };
+
+// These tests kill server sessions and processes; PGlite runs in the test's own process, with no
+// server session to kill.
+const noServer = adapterUnderTest() === "pglite"
+  ? "PGlite runs in-process: there is no server session to kill or refuse"
+  : undefined;
+if (noServer) console.log(`skipped: ${noServer}`);
+const OPTIONS = noServer ? { ...LIMIT, skip: noServer } : LIMIT;
 
 async function row(id: string): Promise<{ error_count: number } | undefined> {
   const [found] = await t.sql<{ error_count: number }[]>`
@@ -23,7 +37,7 @@ async function row(id: string): Promise<{ error_count: number } | undefined> {
 describe("crashes", () => {
   test(
     "a worker process killed with SIGKILL mid-job leaves its job to the next worker, error not counted",
-    LIMIT,
+    OPTIONS,
     async () => {
       const queue = "crash-sigkill";
       const enqueued = await t.client.enqueue({ type: "Hang", queue });
@@ -66,7 +80,7 @@ describe("crashes", () => {
 
   test(
     "lock errors: while the database refuses connections run() keeps polling, reports them to jobLocked, and recovers",
-    LIMIT,
+    OPTIONS,
     async () => {
       // A database of its own, refusing connections before the worker's pool has ever connected:
       // every poll fails to connect. Nothing is terminated, so no open transaction is cut (that
@@ -120,7 +134,7 @@ describe("crashes", () => {
   // it fails fast and leaves the rest of the file alone. It is last in the file on purpose.
   test(
     "a connection terminated mid-job: the commit fails, jobUndone fires, the worker keeps working and the job runs again",
-    LIMIT,
+    OPTIONS,
     async () => {
       const queue = "crash-terminate";
       // A pool of its own: a broken connection must not poison the pool the other tests share.
