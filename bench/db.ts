@@ -125,6 +125,24 @@ export async function serverInfo(url: string): Promise<ServerInfo> {
 }
 
 /**
+ * Writes out the dirty pages a large fill left behind, so that work does not land in a measuring
+ * window as a checkpoint that slows every commit. Needs superuser or the `pg_checkpoint` role;
+ * without either the bench goes on without it.
+ *
+ * @param sql A pool on the server.
+ * @returns Whether the checkpoint ran.
+ */
+export async function checkpoint(sql: Sql): Promise<boolean> {
+  try {
+    await sql`CHECKPOINT`;
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === "42501") return false; // insufficient_privilege
+    throw err;
+  }
+}
+
+/**
  * Opens `n` connections of a pool now, so connection set-up never lands in a measuring window.
  * postgres.js opens connections lazily, one more each time every open one is busy.
  *

@@ -50,6 +50,8 @@ export class Meter {
         this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
         reject(new Error(`timed out after ${timeoutMs} ms: ${this.count} of ${n} jobs finished`));
       }, timeoutMs);
+      // A waiter nobody awaits any more (its race was won elsewhere) must not keep the bench alive.
+      Deno.unrefTimer(timer);
       const done = () => {
         clearTimeout(timer);
         resolve();

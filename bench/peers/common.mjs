@@ -113,6 +113,15 @@ export function adminPool(url) {
   return new pg.Pool({ connectionString: url, max: 2 });
 }
 
+/** CHECKPOINT after a large fill, as bench/db.ts `checkpoint` does; skipped without the privilege. */
+export async function checkpoint(db) {
+  try {
+    await db.query("CHECKPOINT");
+  } catch (err) {
+    if (err.code !== "42501") throw err;
+  }
+}
+
 /**
  * The latency figures of one setting: p50/p95/p99 per repetition, each summarised.
  *

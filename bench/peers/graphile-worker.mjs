@@ -8,6 +8,7 @@
 // `completeJobBatchDelay`) trades those away and is left off.
 import {
   adminPool,
+  checkpoint,
   emit,
   enqueueRate,
   latencyProbe,
@@ -72,6 +73,7 @@ async function throughput() {
       await reset();
       await fill(backlog);
       await db.query(`VACUUM ANALYZE ${JOBS}`);
+      await checkpoint(db);
     }
     for (const workers of params.workers) {
       const jobsPerSec = await repeat(params.reps, async () => {

@@ -9,6 +9,7 @@
 // `notify: true` and `useListenNotify` on, so a new job wakes the idle worker at once.
 import {
   adminPool,
+  checkpoint,
   emit,
   enqueueRate,
   latencyProbe,
@@ -72,6 +73,7 @@ async function throughput() {
       await reset();
       await fill(backlog);
       await db.query("VACUUM ANALYZE pgboss.job");
+      await checkpoint(db);
     }
     for (const workers of params.workers) {
       const jobsPerSec = await repeat(params.reps, async () => {

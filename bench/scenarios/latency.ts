@@ -70,6 +70,7 @@ async function measureSetting(
           () => reject(new Error(`${queue}: job not started in ${STUCK_MS} ms`)),
           STUCK_MS,
         );
+        Deno.unrefTimer(timer);
         started.set(queue, (t) => {
           clearTimeout(timer);
           resolve(t);

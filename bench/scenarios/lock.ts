@@ -21,7 +21,7 @@ import {
   type PollStrategy,
   STRATEGY_LABEL,
 } from "../cycle_sql.ts";
-import { connect, createBenchDatabase, type Sql, warmPool } from "../db.ts";
+import { checkpoint, connect, createBenchDatabase, type Sql, warmPool } from "../db.ts";
 import { startLockLoops } from "../limit.ts";
 import type { Loops } from "../loops.ts";
 import { sampleRate } from "../meter.ts";
@@ -142,6 +142,7 @@ async function gueShipped(config: BenchConfig, backlog: number): Promise<LockCel
     await sql.unsafe(GUE_SHIPPED_SCHEMA);
     await warmPool(sql, maxW);
     await refill(sql, backlog);
+    await checkpoint(sql);
     const cells: LockCell[] = [];
     // Each lock sorts the whole backlog, so few jobs finish: a longer window keeps the count
     // from being a handful.
@@ -207,7 +208,10 @@ export async function runLockScenario(
     }
     for (const backlog of config.backlogs) {
       const drain = backlog <= config.drainMax;
-      if (!drain) await refill(sql, backlog);
+      if (!drain) {
+        await refill(sql, backlog);
+        await checkpoint(sql);
+      }
       for (const strategy of POLL_STRATEGIES) {
         for (const workers of config.workers) {
           const pair = await oursAndLimit(setup, backlog, strategy, workers);
