@@ -1,0 +1,267 @@
+/**
+ * Adapter for Bun's built-in PostgreSQL client, [`Bun.SQL`](https://bun.com/docs/api/sql).
+ * Bun only.
+ *
+ * The driver is typed here by the few members gue uses ({@linkcode BunSqlPool}), not imported, so
+ * this file type-checks under Deno and on Bun without `bun-types`.
+ *
+ * What Bun.SQL returns, and what this adapter changes to meet gue's value contract:
+ * - `bytea` is a `Buffer` (a `Uint8Array`), `timestamptz` a `Date`, `smallint`/`integer` numbers,
+ *   `NULL` `null`: kept as they are.
+ * - the affected count is the result's `count`: it becomes `rowCount`.
+ * - a server error is a `PostgresError` whose `code` is Bun's own `"ERR_POSTGRES_SERVER_ERROR"`
+ *   and whose `errno` is the SQLSTATE. gue (like pg and postgres.js) reads the SQLSTATE from
+ *   `code`, so the adapter copies `errno` into `code` and keeps Bun's code in `bunCode`.
+ *
+ * @example Wrap a Bun.SQL pool
+ * ```ts ignore
+ * import { SQL } from "bun";
+ * import { Client } from "@gue/gue";
+ * import { bunSql } from "@gue/gue/adapters/bun_sql";
+ *
+ * const sql = new SQL(process.env.DATABASE_URL!, { max: 10 });
+ * const client = new Client(bunSql(sql));
+ * ```
+ *
+ * @example Enqueue inside your own `sql.begin(...)`
+ * ```ts ignore
+ * await sql.begin(async (tx) => {
+ *   await tx`insert into orders ${sql(order)}`;
+ *   await client.enqueueTx({ type: "SendReceipt", args: { id: order.id } }, bunSql.tx(tx));
+ * });
+ * ```
+ *
+ * @module
+ */
+import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+
+/** What a Bun.SQL statement resolves to: an array of row objects with the command's count. */
+export interface BunSqlResult extends ArrayLike<unknown> {
+  /** Rows returned or affected; `null` for commands without a count. */
+  readonly count?: number | null;
+  /** The command tag's verb: `"SELECT"`, `"COMMIT"`, or `"ROLLBACK"` for a failed COMMIT. */
+  readonly command?: string;
+}
+
+/** A Bun.SQL handle that runs statements: the pool, a reserved connection or a transaction. */
+export interface BunSqlQueryable {
+  /**
+   * Runs one statement with positional parameters.
+   *
+   * @param text SQL with `$1`, `$2`, … placeholders.
+   * @param params Values bound to the placeholders.
+   */
+  // deno-lint-ignore no-explicit-any
+  unsafe(text: string, params?: any[]): PromiseLike<BunSqlResult>;
+}
+
+/** A connection reserved from the pool with `sql.reserve()`. */
+export interface BunSqlReserved extends BunSqlQueryable {
+  /** Returns the connection to the pool. */
+  release(): void;
+}
+
+/** The members of a `Bun.SQL` pool (`new Bun.SQL(url)`) that this adapter uses. */
+export interface BunSqlPool extends BunSqlQueryable {
+  /** Takes one connection out of the pool for our exclusive use. */
+  reserve(): PromiseLike<BunSqlReserved>;
+  /** Closes every connection of the pool. */
+  close(): PromiseLike<unknown>;
+}
+
+const native = Symbol("gue.bunSql.native");
+
+interface BunSqlTx extends Tx {
+  readonly [native]: BunSqlQueryable;
+}
+
+const sqlstate = /^[0-9A-Z]{5}$/;
+
+/** Gives a server error its SQLSTATE in `code`, where gue and every other adapter put it. */
+function normalise(err: unknown): unknown {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; errno?: unknown; bunCode?: unknown };
+    if (typeof e.errno === "string" && sqlstate.test(e.errno) && e.code !== e.errno) {
+      e.bunCode = e.code;
+      e.code = e.errno;
+    }
+  }
+  return err;
+}
+
+async function run<R>(
+  sql: BunSqlQueryable,
+  text: string,
+  params?: unknown[],
+): Promise<QueryResult<R>> {
+  let result: BunSqlResult;
+  try {
+    result = await sql.unsafe(text, params ?? []);
+  } catch (err) {
+    throw normalise(err);
+  }
+  // The result is the array of rows itself, with extra properties (count, command) we drop.
+  return { rows: Array.from(result) as R[], rowCount: result.count ?? result.length };
+}
+
+/** Our transaction: a reserved connection with BEGIN sent, released when it ends. */
+class ReservedTx implements BunSqlTx {
+  readonly [native]: BunSqlReserved;
+  #ended = false;
+
+  constructor(reserved: BunSqlReserved) {
+    this[native] = reserved;
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    if (this.#ended) return Promise.reject(new Error("transaction already ended"));
+    return run<R>(this[native], text, params);
+  }
+
+  async commit(): Promise<void> {
+    if (this.#ended) throw new Error("transaction already ended");
+    this.#ended = true;
+    try {
+      const result = await this[native].unsafe("COMMIT");
+      // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, and no error.
+      if (result.command === "ROLLBACK") {
+        throw Object.assign(
+          new Error("COMMIT rolled back: an earlier statement in the transaction failed"),
+          { code: "25P02" },
+        );
+      }
+    } catch (err) {
+      throw normalise(err);
+    } finally {
+      this[native].release();
+    }
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      await run(this[native], "ROLLBACK");
+    } catch {
+      // The connection may be gone (terminated backend): the server rolled back already.
+    } finally {
+      this[native].release();
+    }
+  }
+}
+
+/** The application's own transaction, wrapped: it commits when the application's callback returns. */
+class ForeignTx implements BunSqlTx {
+  readonly [native]: BunSqlQueryable;
+
+  constructor(sql: BunSqlQueryable) {
+    this[native] = sql;
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return run<R>(this[native], text, params);
+  }
+
+  commit(): Promise<void> {
+    return Promise.reject(
+      new TypeError("bunSql.tx(): this transaction belongs to sql.begin(); it commits there"),
+    );
+  }
+
+  rollback(): Promise<void> {
+    return Promise.reject(
+      new TypeError("bunSql.tx(): this transaction belongs to sql.begin(); throw to roll back"),
+    );
+  }
+}
+
+class BunSqlConnPool implements ConnPool {
+  readonly name = "bunSql";
+  readonly capabilities = { concurrentTransactions: true };
+  readonly #sql: BunSqlPool;
+  #closed?: Promise<void>;
+
+  constructor(sql: BunSqlPool) {
+    this.#sql = sql;
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return run<R>(this.#sql, text, params);
+  }
+
+  async begin(): Promise<Tx> {
+    // Bun.SQL refuses BEGIN on the pool itself (ERR_POSTGRES_UNSAFE_TRANSACTION): the next
+    // statement could land on another connection. A reserved connection is ours until release().
+    const reserved = await this.#sql.reserve();
+    try {
+      await run(reserved, "BEGIN");
+    } catch (err) {
+      reserved.release();
+      throw err;
+    }
+    return new ReservedTx(reserved);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= Promise.resolve(this.#sql.close()).then(() => {});
+    return this.#closed;
+  }
+}
+
+/**
+ * Wraps a `Bun.SQL` pool for gue.
+ *
+ * The pool must have more connections (`max`, default 10) than the workers that use it: each
+ * job holds one connection for as long as its handler runs.
+ *
+ * @param sql A pool made by `new Bun.SQL(url, options)` (or `new SQL(...)` from `"bun"`).
+ * @returns The pool gue's `Client` takes.
+ *
+ * @example
+ * ```ts ignore
+ * import { SQL } from "bun";
+ * import { bunSql } from "@gue/gue/adapters/bun_sql";
+ *
+ * const client = new Client(bunSql(new SQL(process.env.DATABASE_URL!)));
+ * ```
+ */
+export function bunSql(sql: BunSqlPool): ConnPool {
+  return new BunSqlConnPool(sql);
+}
+
+/**
+ * Wraps the application's own Bun.SQL transaction (the `tx` of `sql.begin(async (tx) => …)`, or
+ * a reserved connection on which it sent `BEGIN`) so `enqueueTx` runs inside it.
+ *
+ * @param sql The native transaction or connection.
+ * @returns A {@linkcode Tx} for `enqueueTx`; committing it is left to its owner.
+ *
+ * @example
+ * ```ts ignore
+ * await sql.begin(async (tx) => {
+ *   await client.enqueueTx({ type: "SendReceipt", args: { id } }, bunSql.tx(tx));
+ * });
+ * ```
+ */
+bunSql.tx = function tx(sql: BunSqlQueryable): Tx {
+  return new ForeignTx(sql);
+};
+
+/**
+ * Returns the Bun.SQL handle behind a transaction this adapter made (for example `job.tx()`), so
+ * application code can use tagged templates on it.
+ *
+ * @param tx A transaction from gue.
+ * @returns The native handle (a reserved connection, or what was given to `bunSql.tx`), or
+ * `undefined` for a transaction of another adapter.
+ *
+ * @example
+ * ```ts ignore
+ * const tx = unwrapTx(job.tx())!;
+ * await tx.unsafe("insert into audit (job) values ($1)", [job.id]);
+ * ```
+ */
+export function unwrapTx(tx: Tx | null | undefined): BunSqlQueryable | undefined {
+  if (tx && native in tx) return (tx as BunSqlTx)[native];
+  return undefined;
+}

@@ -1,0 +1,326 @@
+/**
+ * Adapter for [deno-postgres](https://github.com/denodrivers/postgres) (`jsr:@db/postgres`
+ * 0.19). Deno only.
+ *
+ * The driver is typed here by the few members gue uses ({@linkcode DenoPostgresPool}), not
+ * imported, so gue does not depend on it and this file type-checks everywhere.
+ *
+ * What deno-postgres returns, and what this adapter changes to meet gue's value contract:
+ * - `bytea` is a `Uint8Array`, `timestamptz` a `Date`, `smallint`/`integer` numbers, `NULL`
+ *   `null`: kept as they are. Parameters are bound with `queryObject({ text, args })`.
+ * - a server error is a `PostgresError` whose SQLSTATE is in `fields.code`; inside a
+ *   transaction the driver wraps it in a `TransactionError` (message "The transaction … has been
+ *   aborted", the `PostgresError` as `cause`). The adapter rejects with the `PostgresError`
+ *   itself, with `code`, `detail`, `constraint`, `schema`, `table` and `column` copied from
+ *   `fields` to the error, where gue (like pg and postgres.js) reads them.
+ * - after a failed statement the driver has already ended the transaction on the server
+ *   (it sends COMMIT, which PostgreSQL answers with ROLLBACK); further statements on it reject,
+ *   our `rollback()` only returns the connection and our `commit()` rejects.
+ *
+ * @example Wrap a deno-postgres pool
+ * ```ts ignore
+ * import { Pool } from "jsr:@db/postgres@^0.19";
+ * import { Client } from "@gue/gue";
+ * import { denoPostgres } from "@gue/gue/adapters/deno_postgres";
+ *
+ * const pool = new Pool(Deno.env.get("DATABASE_URL"), 10, true);
+ * const client = new Client(denoPostgres(pool));
+ * ```
+ *
+ * @example Enqueue inside your own transaction
+ * ```ts ignore
+ * const conn = await pool.connect();
+ * try {
+ *   const t = conn.createTransaction("order");
+ *   await t.begin();
+ *   await t.queryObject`insert into orders (id) values (${order.id})`;
+ *   await client.enqueueTx({ type: "SendReceipt", args: { id: order.id } }, denoPostgres.tx(t));
+ *   await t.commit();
+ * } finally {
+ *   conn.release();
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+
+/** What `queryObject` resolves to. */
+export interface DenoPostgresResult<R> {
+  /** The rows, as objects keyed by column name. */
+  rows: R[];
+  /** The count of the command tag; absent for commands without one. */
+  rowCount?: number;
+}
+
+/** A deno-postgres handle that runs statements: a pool client or a transaction. */
+export interface DenoPostgresQueryable {
+  /**
+   * Runs one statement with positional parameters.
+   *
+   * @param query The SQL text with `$1`, `$2`, … and the values bound to them.
+   */
+  queryObject<R>(query: { text: string; args?: unknown[] }): Promise<DenoPostgresResult<R>>;
+}
+
+/** A transaction made by `client.createTransaction(name)`. */
+export interface DenoPostgresTransaction extends DenoPostgresQueryable {
+  /** Sends BEGIN. */
+  begin(): Promise<void>;
+  /** Sends COMMIT. */
+  commit(): Promise<void>;
+  /** Sends ROLLBACK. */
+  rollback(): Promise<void>;
+}
+
+/** A connection taken from the pool with `pool.connect()`. */
+export interface DenoPostgresPoolClient extends DenoPostgresQueryable {
+  /** Makes a transaction on this connection; `begin()` starts it. */
+  createTransaction(name: string): DenoPostgresTransaction;
+  /** Returns the connection to the pool. */
+  release(): void;
+}
+
+/** The members of a deno-postgres `Pool` (`new Pool(url, size, lazy)`) this adapter uses. */
+export interface DenoPostgresPool {
+  /** Takes a connection from the pool, waiting for one to be free. */
+  connect(): Promise<DenoPostgresPoolClient>;
+  /** Closes the pool's idle connections. */
+  end(): Promise<void>;
+}
+
+const native = Symbol("gue.denoPostgres.native");
+
+interface DenoPostgresTx extends Tx {
+  readonly [native]: DenoPostgresTransaction;
+}
+
+interface PostgresErrorLike extends Error {
+  fields: Record<string, unknown>;
+}
+
+function isPostgresError(err: unknown): err is PostgresErrorLike {
+  return err instanceof Error && typeof (err as Partial<PostgresErrorLike>).fields === "object" &&
+    typeof (err as PostgresErrorLike).fields?.code === "string";
+}
+
+/** The server's error, unwrapped from a TransactionError, with its fields where gue reads them. */
+function normalise(err: unknown): unknown {
+  const pgErr = isPostgresError(err)
+    ? err
+    : err instanceof Error && isPostgresError(err.cause)
+    ? err.cause
+    : undefined;
+  if (!pgErr) return err;
+  const target = pgErr as PostgresErrorLike & Record<string, unknown>;
+  for (const key of ["code", "detail", "hint", "constraint", "schema", "table", "column"]) {
+    if (target[key] === undefined && pgErr.fields[key] !== undefined) {
+      target[key] = pgErr.fields[key];
+    }
+  }
+  return pgErr;
+}
+
+async function run<R>(
+  db: DenoPostgresQueryable,
+  text: string,
+  params?: unknown[],
+): Promise<QueryResult<R>> {
+  let result: DenoPostgresResult<R>;
+  try {
+    result = await db.queryObject<R>({ text, args: params ?? [] });
+  } catch (err) {
+    throw normalise(err);
+  }
+  return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
+}
+
+let txNames = 0;
+
+/** Our transaction: a pool client running a driver transaction, released when it ends. */
+class ClientTx implements DenoPostgresTx {
+  readonly [native]: DenoPostgresTransaction;
+  readonly #client: DenoPostgresPoolClient;
+  #ended = false;
+  /** A statement failed: the driver already ended the transaction on the server. */
+  #aborted?: unknown;
+
+  constructor(client: DenoPostgresPoolClient, tx: DenoPostgresTransaction) {
+    this.#client = client;
+    this[native] = tx;
+  }
+
+  async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    if (this.#ended) throw new Error("transaction already ended");
+    if (this.#aborted) {
+      throw Object.assign(
+        new Error(
+          "current transaction is aborted, commands ignored until end of transaction block",
+          {
+            cause: this.#aborted,
+          },
+        ),
+        { code: "25P02" },
+      );
+    }
+    try {
+      return await run<R>(this[native], text, params);
+    } catch (err) {
+      if (isPostgresError(err)) this.#aborted = err;
+      throw err;
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.#ended) throw new Error("transaction already ended");
+    this.#ended = true;
+    try {
+      if (this.#aborted) {
+        throw new Error("transaction was rolled back: a statement in it failed", {
+          cause: this.#aborted,
+        });
+      }
+      await this[native].commit();
+    } catch (err) {
+      throw normalise(err);
+    } finally {
+      this.#client.release();
+    }
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      if (!this.#aborted) await this[native].rollback();
+    } catch {
+      // The connection may be gone (terminated backend): the server rolled back already.
+    } finally {
+      this.#client.release();
+    }
+  }
+}
+
+/** The application's own transaction, wrapped: the application commits or rolls it back. */
+class ForeignTx implements DenoPostgresTx {
+  readonly [native]: DenoPostgresTransaction;
+
+  constructor(tx: DenoPostgresTransaction) {
+    this[native] = tx;
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return run<R>(this[native], text, params);
+  }
+
+  commit(): Promise<void> {
+    return Promise.reject(
+      new TypeError("denoPostgres.tx(): this transaction belongs to the application; it commits"),
+    );
+  }
+
+  rollback(): Promise<void> {
+    return Promise.reject(
+      new TypeError(
+        "denoPostgres.tx(): this transaction belongs to the application; it rolls back",
+      ),
+    );
+  }
+}
+
+class DenoPostgresConnPool implements ConnPool {
+  readonly name = "denoPostgres";
+  readonly capabilities = { concurrentTransactions: true };
+  readonly #pool: DenoPostgresPool;
+  #closed?: Promise<void>;
+
+  constructor(pool: DenoPostgresPool) {
+    this.#pool = pool;
+  }
+
+  async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    const client = await this.#pool.connect();
+    try {
+      return await run<R>(client, text, params);
+    } finally {
+      client.release();
+    }
+  }
+
+  async begin(): Promise<Tx> {
+    const client = await this.#pool.connect();
+    // Names only label the driver's messages; one connection runs one transaction at a time.
+    const tx = client.createTransaction(`gue_${++txNames}`);
+    try {
+      await tx.begin();
+    } catch (err) {
+      client.release();
+      throw normalise(err);
+    }
+    return new ClientTx(client, tx);
+  }
+
+  close(): Promise<void> {
+    // deno-postgres throws on a second end(); ours is idempotent.
+    this.#closed ??= this.#pool.end();
+    return this.#closed;
+  }
+}
+
+/**
+ * Wraps a deno-postgres pool for gue.
+ *
+ * The pool must have more connections (its `size`) than the workers that use it: each job holds
+ * one connection for as long as its handler runs.
+ *
+ * @param pool A pool made by `new Pool(url, size, lazy)` from `jsr:@db/postgres`.
+ * @returns The pool gue's `Client` takes.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pool } from "jsr:@db/postgres@^0.19";
+ * import { denoPostgres } from "@gue/gue/adapters/deno_postgres";
+ *
+ * const client = new Client(denoPostgres(new Pool(Deno.env.get("DATABASE_URL"), 10, true)));
+ * ```
+ */
+export function denoPostgres(pool: DenoPostgresPool): ConnPool {
+  return new DenoPostgresConnPool(pool);
+}
+
+/**
+ * Wraps the application's own deno-postgres transaction (made by
+ * `client.createTransaction(name)` and begun) so `enqueueTx` runs inside it.
+ *
+ * @param tx The native transaction.
+ * @returns A {@linkcode Tx} for `enqueueTx`; committing it is left to the application.
+ *
+ * @example
+ * ```ts ignore
+ * const t = conn.createTransaction("order");
+ * await t.begin();
+ * await client.enqueueTx({ type: "SendReceipt", args: { id } }, denoPostgres.tx(t));
+ * await t.commit();
+ * ```
+ */
+denoPostgres.tx = function tx(tx: DenoPostgresTransaction): Tx {
+  return new ForeignTx(tx);
+};
+
+/**
+ * Returns the deno-postgres transaction behind a transaction this adapter made (for example
+ * `job.tx()`), so application code can use tagged templates on it.
+ *
+ * @param tx A transaction from gue.
+ * @returns The native `Transaction`, or `undefined` for a transaction of another adapter.
+ *
+ * @example
+ * ```ts ignore
+ * const t = unwrapTx(job.tx())!;
+ * await t.queryObject({ text: "insert into audit (job) values ($1)", args: [job.id] });
+ * ```
+ */
+export function unwrapTx(tx: Tx | null | undefined): DenoPostgresTransaction | undefined {
+  if (tx && native in tx) return (tx as DenoPostgresTx)[native];
+  return undefined;
+}

@@ -1,0 +1,245 @@
+/**
+ * Adapter for [node-postgres](https://node-postgres.com) (`npm:pg` 8.x). Works on Deno, Bun and
+ * Node.
+ *
+ * node-postgres already returns what gue's value contract asks for: `bytea` as a `Buffer` (a
+ * `Uint8Array`), `timestamptz` as a `Date`, `smallint`/`integer` as numbers, `NULL` as `null`;
+ * `Date` parameters are sent with their UTC offset, so the instant survives any process time
+ * zone. Server errors are pg's `DatabaseError`, whose `code` is the SQLSTATE.
+ *
+ * @example Wrap a node-postgres pool
+ * ```ts ignore
+ * import pg from "pg";
+ * import { Client } from "@gue/gue";
+ * import { pg as pgAdapter } from "@gue/gue/adapters/pg";
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+ * pool.on("error", (err) => console.error("idle connection failed", err));
+ * const client = new Client(pgAdapter(pool));
+ * ```
+ *
+ * @example Enqueue inside your own transaction
+ * ```ts ignore
+ * const conn = await pool.connect();
+ * try {
+ *   await conn.query("BEGIN");
+ *   await conn.query("INSERT INTO orders (id) VALUES ($1)", [order.id]);
+ *   await client.enqueueTx({ type: "SendReceipt", args: { id: order.id } }, pgAdapter.tx(conn));
+ *   await conn.query("COMMIT");
+ * } catch (err) {
+ *   await conn.query("ROLLBACK");
+ *   throw err;
+ * } finally {
+ *   conn.release();
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { Client as PgClient, Pool as PgPool, PoolClient as PgPoolClient } from "pg";
+import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+
+/** A node-postgres handle that runs statements on one connection: a pool client or a client. */
+type PgConn = PgPoolClient | PgClient;
+
+const native = Symbol("gue.pg.native");
+
+interface PgTx extends Tx {
+  readonly [native]: PgConn;
+}
+
+async function run<R>(
+  db: PgPool | PgConn,
+  text: string,
+  params?: unknown[],
+): Promise<QueryResult<R>> {
+  const result = await db.query(text, params ?? []);
+  // rowCount is null for statements without a count (BEGIN, SET); fall back to the rows seen.
+  return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+}
+
+/** The error for a COMMIT that the server turned into a ROLLBACK. */
+function rolledBack(): Error {
+  return Object.assign(
+    new Error("COMMIT rolled back: an earlier statement in the transaction failed"),
+    { code: "25P02" },
+  );
+}
+
+/** Our transaction: a client checked out of the pool with BEGIN sent, released when it ends. */
+class PoolClientTx implements PgTx {
+  readonly [native]: PgPoolClient;
+  #ended = false;
+  /** The connection failed while we held it: it must be destroyed, never reused. */
+  #broken?: Error;
+  readonly #onError = (err: Error) => {
+    // A checked-out client with no 'error' listener crashes the process when its backend dies
+    // (pg re-emits socket errors as an unhandled 'error' event). We keep the error and destroy
+    // the client when the transaction ends instead.
+    this.#broken = err;
+  };
+
+  constructor(client: PgPoolClient) {
+    this[native] = client;
+    client.on("error", this.#onError);
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    if (this.#ended) return Promise.reject(new Error("transaction already ended"));
+    return run<R>(this[native], text, params);
+  }
+
+  async commit(): Promise<void> {
+    if (this.#ended) throw new Error("transaction already ended");
+    this.#ended = true;
+    try {
+      const result = await this[native].query("COMMIT");
+      // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, and no error.
+      if (result.command === "ROLLBACK") throw rolledBack();
+    } catch (err) {
+      // A COMMIT that failed on a deferred constraint leaves a healthy connection, but we cannot
+      // always tell that from a broken socket; a new connection is cheap, a poisoned one is not.
+      this.#broken ??= err as Error;
+      throw err;
+    } finally {
+      this.#release();
+    }
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      await this[native].query("ROLLBACK");
+    } catch (err) {
+      // The connection is gone (terminated backend, network): the server rolled back already.
+      this.#broken ??= err as Error;
+    } finally {
+      this.#release();
+    }
+  }
+
+  #release(): void {
+    const client = this[native];
+    client.off("error", this.#onError);
+    // release(err) destroys the client instead of returning it to the pool.
+    client.release(this.#broken);
+  }
+}
+
+/** The application's own transaction, wrapped: the application commits or rolls it back. */
+class ForeignTx implements PgTx {
+  readonly [native]: PgConn;
+
+  constructor(conn: PgConn) {
+    this[native] = conn;
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return run<R>(this[native], text, params);
+  }
+
+  commit(): Promise<void> {
+    return Promise.reject(
+      new TypeError("pg.tx(): this transaction belongs to the application; it sends COMMIT itself"),
+    );
+  }
+
+  rollback(): Promise<void> {
+    return Promise.reject(
+      new TypeError("pg.tx(): this transaction belongs to the application; it sends ROLLBACK"),
+    );
+  }
+}
+
+class PgConnPool implements ConnPool {
+  readonly name = "pg";
+  readonly capabilities = { concurrentTransactions: true };
+  readonly #pool: PgPool;
+  #closed?: Promise<void>;
+
+  constructor(pool: PgPool) {
+    this.#pool = pool;
+  }
+
+  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return run<R>(this.#pool, text, params);
+  }
+
+  async begin(): Promise<Tx> {
+    const client = await this.#pool.connect();
+    const tx = new PoolClientTx(client);
+    try {
+      await client.query("BEGIN");
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+    return tx;
+  }
+
+  close(): Promise<void> {
+    // pg rejects a second end() ("Called end on pool more than once"); ours is idempotent.
+    this.#closed ??= this.#pool.end();
+    return this.#closed;
+  }
+}
+
+/**
+ * Wraps a node-postgres pool for gue.
+ *
+ * The pool must have more connections (`max`, default 10) than the workers that use it: each
+ * job holds one connection for as long as its handler runs.
+ *
+ * @param pool A pool made by `new pg.Pool(config)`.
+ * @returns The pool gue's `Client` takes.
+ *
+ * @example
+ * ```ts ignore
+ * import pg from "pg";
+ * import { pg as pgAdapter } from "@gue/gue/adapters/pg";
+ *
+ * const client = new Client(pgAdapter(new pg.Pool({ connectionString: url })));
+ * ```
+ */
+export function pg(pool: PgPool): ConnPool {
+  return new PgConnPool(pool);
+}
+
+/**
+ * Wraps the application's own node-postgres transaction: a `PoolClient` (or `Client`) on which
+ * the application has sent `BEGIN`, so `enqueueTx` runs inside it.
+ *
+ * @param conn The connection holding the open transaction.
+ * @returns A {@linkcode Tx} for `enqueueTx`; its `commit`/`rollback` reject, since the
+ * application ends its own transaction.
+ *
+ * @example
+ * ```ts ignore
+ * await conn.query("BEGIN");
+ * await client.enqueueTx({ type: "SendReceipt", args: { id } }, pgAdapter.tx(conn));
+ * await conn.query("COMMIT");
+ * ```
+ */
+pg.tx = function tx(conn: PgConn): Tx {
+  return new ForeignTx(conn);
+};
+
+/**
+ * Returns the node-postgres connection behind a transaction this adapter made (for example
+ * `job.tx()`), so application code can run its own statements in the job's transaction.
+ *
+ * @param tx A transaction from gue.
+ * @returns The `PoolClient` (or the `Client` given to `pg.tx`), or `undefined` for a
+ * transaction of another adapter.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = unwrapTx(job.tx())!;
+ * await conn.query("INSERT INTO audit (job) VALUES ($1)", [job.id]);
+ * ```
+ */
+export function unwrapTx(tx: Tx | null | undefined): PgPoolClient | PgClient | undefined {
+  if (tx && native in tx) return (tx as PgTx)[native];
+  return undefined;
+}
