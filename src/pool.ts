@@ -72,7 +72,25 @@ export class WorkerPool {
    */
   run(signal: AbortSignal = NEVER_ABORTED): Promise<void> {
     return runLock(this.#state, this.id, async () => {
-      await Promise.all(this.workers.map((w, i) => w[runIndexed](signal, i)));
+      // Like gue's errgroup: the first failure stops every worker; return once all have stopped.
+      const group = new AbortController();
+      const follow = () => group.abort(signal.reason);
+      if (signal.aborted) follow();
+      else signal.addEventListener("abort", follow, { once: true });
+      try {
+        const results = await Promise.allSettled(
+          this.workers.map((w, i) =>
+            w[runIndexed](group.signal, i).catch((err) => {
+              group.abort(err);
+              throw err;
+            })
+          ),
+        );
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+      } finally {
+        signal.removeEventListener("abort", follow);
+      }
       safeLog(this.#logger, "info", "Worker pool finished");
     });
   }

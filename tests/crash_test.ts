@@ -125,13 +125,8 @@ describe("crashes", () => {
     },
   );
 
-  // KNOWN FAILING on the postgresjs adapter (bug in src/adapters/postgresjs.ts, not fixed here):
-  // a query on a `sql.reserve()`d postgres.js connection whose server closed it never settles,
-  // and postgres.js throws an uncaught TypeError (`socket.write` on null) from a setImmediate
-  // (postgres.js issues #1208, #1154). ReservedTx has no way to learn that its connection closed,
-  // so the job's DELETE (then COMMIT or ROLLBACK) hangs, run() never returns and the worker works
-  // nothing more. The test turns the uncaught error into a plain failure and bounds every wait, so
-  // it fails fast and leaves the rest of the file alone. It is last in the file on purpose.
+  // Guards the postgresjs adapter against postgres.js issues #1208/#1154: a query on a reserved
+  // connection the server closed never settles. Every wait is bounded so a regression fails fast.
   test(
     "a connection terminated mid-job: the commit fails, jobUndone fires, the worker keeps working and the job runs again",
     OPTIONS,

@@ -156,10 +156,8 @@ describe("WorkerPool", () => {
     },
   );
 
-  // KNOWN FAILING (bug in src/pool.ts, WorkerPool.run, not fixed here): `Promise.all` rejects as
-  // soon as one worker's run() rejects, while the other workers keep running with nobody
-  // awaiting them, and the pool's guard is already released. gue runs its workers in an errgroup
-  // whose context is cancelled on the first error and returns only after every worker stopped.
+  // gue runs its workers in an errgroup: the first error cancels the others, and Run returns
+  // only after every worker stopped.
   test(
     "pool.run() rejects when one of its workers is already running, after stopping the others",
     LIMIT,

@@ -41,40 +41,57 @@ async function run<R>(sql: AnySql, text: string, params?: unknown[]): Promise<Qu
   return { rows: result as unknown as R[], rowCount: result.count ?? result.length };
 }
 
-/** Our transaction: a reserved connection with BEGIN sent, released when it ends. */
-class ReservedTx implements PostgresjsTx {
-  readonly [native]: ReservedSql;
-  #ended = false;
+const ROLLBACK = Symbol("gue.postgresjs.rollback");
 
-  constructor(reserved: ReservedSql) {
-    this[native] = reserved;
+/**
+ * Our transaction: an `sql.begin()` whose callback stays open until `commit()` or `rollback()`.
+ * Not `sql.reserve()` + BEGIN: postgres.js 3.4 never settles queries on a reserved connection the
+ * server closed (porsager/postgres#1208), while `sql.begin()` rejects as soon as its connection
+ * dies, so a terminated backend fails the job's transaction instead of hanging the worker.
+ */
+class BeginTx implements PostgresjsTx {
+  readonly [native]: TransactionSql;
+  #state: "open" | "ending" | "ended" = "open";
+  #dead: unknown;
+  readonly #finish: (outcome: "commit" | typeof ROLLBACK) => void;
+  readonly #done: Promise<unknown>;
+
+  constructor(
+    sql: TransactionSql,
+    finish: (outcome: "commit" | typeof ROLLBACK) => void,
+    done: Promise<unknown>,
+  ) {
+    this[native] = sql;
+    this.#finish = finish;
+    this.#done = done;
+  }
+
+  /** Called once postgres.js has ended the transaction; an error other than ours means it died. */
+  ended(err?: unknown): void {
+    this.#state = "ended";
+    if (err !== undefined && err !== ROLLBACK) this.#dead = err;
   }
 
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    if (this.#ended) return Promise.reject(new Error("transaction already ended"));
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    if (this.#state !== "open") return Promise.reject(new Error("transaction already ended"));
     return run<R>(this[native], text, params);
   }
 
   async commit(): Promise<void> {
-    if (this.#ended) throw new Error("transaction already ended");
-    this.#ended = true;
-    try {
-      await this[native].unsafe("COMMIT");
-    } finally {
-      this[native].release();
-    }
+    if (this.#dead !== undefined) throw this.#dead;
+    if (this.#state !== "open") throw new Error("transaction already ended");
+    this.#state = "ending";
+    this.#finish("commit");
+    await this.#done;
   }
 
   async rollback(): Promise<void> {
-    if (this.#ended) return;
-    this.#ended = true;
-    try {
-      await this[native].unsafe("ROLLBACK");
-    } catch {
-      // The connection may be gone (terminated backend): the server rolled back already.
-    } finally {
-      this[native].release();
-    }
+    if (this.#state !== "open" || this.#dead !== undefined) return;
+    this.#state = "ending";
+    this.#finish(ROLLBACK);
+    // A failure here means the connection is gone: the server rolled back already.
+    await this.#done.catch(() => {});
   }
 }
 
@@ -117,15 +134,21 @@ class PostgresjsPool implements ConnPool {
     return run<R>(this.#sql, text, params);
   }
 
-  async begin(): Promise<Tx> {
-    const reserved = await this.#sql.reserve();
-    try {
-      await reserved.unsafe("BEGIN");
-    } catch (err) {
-      reserved.release();
-      throw err;
-    }
-    return new ReservedTx(reserved);
+  begin(): Promise<Tx> {
+    return new Promise<Tx>((resolveTx, rejectTx) => {
+      let tx: BeginTx | undefined;
+      const done: Promise<unknown> = this.#sql.begin((sql) =>
+        new Promise<void>((resolve, reject) => {
+          tx = new BeginTx(
+            sql,
+            (outcome) => outcome === "commit" ? resolve() : reject(outcome),
+            done,
+          );
+          resolveTx(tx);
+        })
+      );
+      done.then(() => tx?.ended(), (err) => (tx ? tx.ended(err) : rejectTx(err)));
+    });
   }
 
   close(): Promise<void> {
