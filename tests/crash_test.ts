@@ -220,7 +220,7 @@ describe("crashes", () => {
       } finally {
         terminated = true;
         stop.abort();
-        // Bounded: with the bug above run() never returns, and the test must still end.
+        // Bounded: if the adapter regresses, run() never returns, and the test must still end.
         await within(running, 5_000);
         await within(pool.close(), 5_000);
         process.off("uncaughtException", onUncaught);
