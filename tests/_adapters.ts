@@ -223,3 +223,57 @@ export async function openAdapterPool(name: string, url: string, max: number): P
   if (why) throw new Error(`GUE_TEST_ADAPTER=${name}: cannot run here: ${why}`);
   return (await setup.open(url, max)).pool;
 }
+
+/** The part of a postgres.js `sql` the core tests use for their own assertions. */
+export interface AssertionSql {
+  /** Runs a tagged-template statement; resolves to the rows, with `count` like postgres.js. */
+  // deno-lint-ignore no-explicit-any
+  <R = any[]>(strings: TemplateStringsArray, ...values: unknown[]): Promise<R>;
+  /** Runs a statement given as text. */
+  // deno-lint-ignore no-explicit-any
+  unsafe<R = any[]>(text: string, params?: unknown[]): Promise<R>;
+  /** Runs `fn` in a transaction; commits when it resolves, rolls back when it throws. */
+  begin<T>(fn: (sql: AssertionSql) => Promise<T>): Promise<T>;
+  /** Does nothing: the pool belongs to the test, which closes it. */
+  end(): Promise<void>;
+}
+
+/**
+ * A postgres.js-shaped `sql` over a {@linkcode ConnPool}, for the core tests' assertions when the
+ * database exists only inside the pool: PGlite runs in-process, so no second client (postgres.js
+ * on `DATABASE_URL`) can see it. Tagged templates become `$n` parameters; postgres.js helpers
+ * (`sql(object)`, `sql.array`) are not supported and fail loudly.
+ *
+ * Statements go through the pool, so on PGlite they take their turn with the worker's
+ * transactions instead of reading around them.
+ */
+export function assertionSql(pool: ConnPool | Tx): AssertionSql {
+  const run = async (text: string, params: unknown[]) => {
+    const { rows, rowCount } = await pool.query(text, params);
+    return Object.assign([...rows], { count: rowCount });
+  };
+  const sql = ((strings: TemplateStringsArray, ...values: unknown[]) => {
+    if (!Array.isArray(strings) || !("raw" in strings)) {
+      return Promise.reject(new TypeError("assertionSql: postgres.js helpers are not supported"));
+    }
+    const text = strings.reduce((acc, part, i) => `${acc}$${i}${part}`);
+    return run(text, values);
+  }) as AssertionSql;
+  sql.unsafe = ((text: string, params: unknown[] = []) => run(text, params)) as AssertionSql[
+    "unsafe"
+  ];
+  sql.begin = async (fn) => {
+    if (!("begin" in pool)) throw new TypeError("assertionSql: nested begin() is not supported");
+    const tx = await pool.begin();
+    try {
+      const result = await fn(assertionSql(tx));
+      await tx.commit();
+      return result;
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+  };
+  sql.end = () => Promise.resolve();
+  return sql;
+}

@@ -9,6 +9,7 @@ import postgres from "postgres";
 import type { ConnPool } from "../src/adapter.ts";
 import { Client, type ClientOptions } from "../src/client.ts";
 import { postgresjs } from "../src/adapters/postgresjs.ts";
+import { assertionSql, openAdapterPool } from "./_adapters.ts";
 
 /** The server the tests use. */
 export function serverUrl(): string {
@@ -79,7 +80,8 @@ export function openTestPool(url: string, max = 10): Promise<ConnPool> {
     case "postgresjs":
       return Promise.resolve(postgresjs(postgres(url, { max, onnotice: () => {} })));
     default:
-      throw new Error(`GUE_TEST_ADAPTER=${name}: unknown adapter`);
+      // pg, pglite (which ignores the URL), bunSql, denoPostgres; throws for an unknown name.
+      return openAdapterPool(name, url, max);
   }
 }
 
@@ -91,7 +93,10 @@ export interface TestContext {
   pool: ConnPool;
   /** A client on `pool`, with the schema migrated. */
   client: Client;
-  /** A separate postgres.js pool for assertions, independent of the adapter under test. */
+  /**
+   * A separate postgres.js pool for assertions, independent of the adapter under test; under
+   * PGlite, a postgres.js-shaped `sql` over `pool` (tagged templates, `unsafe`, `begin`).
+   */
   sql: postgres.Sql;
 }
 
@@ -110,7 +115,10 @@ export function useTestDatabase(
     ctx.pool = await openTestPool(ctx.db.url, options.max ?? 10);
     ctx.client = new Client(ctx.pool, options.client);
     await ctx.client.migrate();
-    ctx.sql = postgres(ctx.db.url, { max: 4, onnotice: () => {} });
+    // PGlite lives inside the pool, out of reach of a second client: assert through the pool.
+    ctx.sql = adapterUnderTest() === "pglite"
+      ? assertionSql(ctx.pool) as unknown as postgres.Sql
+      : postgres(ctx.db.url, { max: 4, onnotice: () => {} });
   });
   beforeEach(async () => {
     await ctx.sql`TRUNCATE gue_jobs`;
