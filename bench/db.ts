@@ -12,9 +12,20 @@ import postgres from "postgres";
 /** A postgres.js pool; the bench talks to the database through it directly. */
 export type Sql = postgres.Sql;
 
-/** Opens a postgres.js pool that stays quiet about notices (`VACUUM` and `DROP ... IF EXISTS` send them). */
+/** The `application_name` of the bench's own connections, so `activity.ts` can tell them apart. */
+export const BENCH_APP_NAME = "gue_bench";
+
+/**
+ * Opens a postgres.js pool that stays quiet about notices (`VACUUM` and `DROP ... IF EXISTS` send
+ * them) and keeps its connections open between measurements.
+ */
 export function connect(url: string, max = 10): Sql {
-  return postgres(url, { max, onnotice: () => {}, idle_timeout: 0 });
+  return postgres(url, {
+    max,
+    onnotice: () => {},
+    idle_timeout: 0,
+    connection: { application_name: BENCH_APP_NAME },
+  });
 }
 
 /** Replaces the database name in a connection URL. */

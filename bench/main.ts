@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { watchActivity } from "./activity.ts";
 import { type BenchConfig, parseConfig } from "./config.ts";
 import { serverInfo } from "./db.ts";
 import { pgbenchVersion } from "./pgbench.ts";
@@ -84,6 +85,7 @@ async function run(config: BenchConfig, args: string[]): Promise<BenchResults> {
   if (config.pgbench && !pgbench) {
     progress("pgbench is not on PATH: its figure of scenario 2 is skipped");
   }
+  const activity = watchActivity(config.databaseUrl);
 
   const results: BenchResults = {
     startedAt: started.toISOString(),
@@ -98,6 +100,7 @@ async function run(config: BenchConfig, args: string[]): Promise<BenchResults> {
       osRelease: Deno.osRelease(),
     },
     postgres: server,
+    otherActivity: { samples: 0, busySamples: 0, maxActive: 0, databases: [] },
     runtimes,
     parameters: { ...config, databaseUrl: redact(config.databaseUrl) },
     lock: [],
@@ -105,9 +108,21 @@ async function run(config: BenchConfig, args: string[]): Promise<BenchResults> {
     latency: [],
     peers: [],
   };
+  try {
+    await runScenarios(config, results);
+  } finally {
+    results.otherActivity = await activity.stop();
+  }
+  results.finishedAt = new Date().toISOString();
+  results.wallSeconds = (performance.now() - t0) / 1000;
+  return results;
+}
+
+async function runScenarios(config: BenchConfig, results: BenchResults): Promise<void> {
+  const withPgbench = results.runtimes.pgbench !== undefined;
   if (config.scenarios.includes("lock")) {
     progress("scenarios 1 and 2: lock throughput, and the limit …");
-    results.lock = await runLockScenario(config, pgbench !== null);
+    results.lock = await runLockScenario(config, withPgbench);
   }
   if (config.scenarios.includes("enqueue")) {
     progress("scenario 3: enqueue …");
@@ -120,11 +135,8 @@ async function run(config: BenchConfig, args: string[]): Promise<BenchResults> {
   if (config.peers) {
     progress("scenario 5: peers …");
     results.peers = await runPeersScenario(config);
-    for (const p of results.peers) if (p.version) runtimes[p.peer] = p.version;
+    for (const p of results.peers) if (p.version) results.runtimes[p.peer] = p.version;
   }
-  results.finishedAt = new Date().toISOString();
-  results.wallSeconds = (performance.now() - t0) / 1000;
-  return results;
 }
 
 if (import.meta.main) {

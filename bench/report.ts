@@ -209,6 +209,20 @@ export function peerLatencyTable(r: BenchResults): string {
   return parts.filter((s) => s).join("\n");
 }
 
+/** Whether the server was quiet apart from the bench: figures from a busy server are suspect. */
+function activityNote(r: BenchResults): string {
+  const a = r.otherActivity;
+  if (a.samples === 0) return "Other activity on the server: not sampled.";
+  if (a.busySamples === 0) {
+    return `Other activity on the server: none seen (${a.samples} samples, one a second).`;
+  }
+  return `**Other activity on the server**: in ${a.busySamples} of ${a.samples} one-second samples, ` +
+    `up to ${a.maxActive} active sessions outside the bench (databases: ${
+      a.databases.join(", ")
+    }). ` +
+    "Figures measured meanwhile may be low; compare with a run on a quiet server.";
+}
+
 /** A header naming the machine, the server and the runtimes the figures belong to. */
 export function header(r: BenchResults): string {
   const gib = (r.machine.memoryBytes / 2 ** 30).toFixed(1);
@@ -227,6 +241,8 @@ export function header(r: BenchResults): string {
     "",
     `Throughput in jobs/s and latency in ms: median (min–max) of ${r.parameters.reps} repetitions. ` +
     `Run took ${Math.round(r.wallSeconds)} s.`,
+    "",
+    activityNote(r),
   ].join("\n");
 }
 

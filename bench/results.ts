@@ -6,6 +6,7 @@
  */
 import type { BenchConfig } from "./config.ts";
 import type { PollStrategy } from "./cycle_sql.ts";
+import type { ActivitySummary } from "./activity.ts";
 import type { ServerInfo } from "./db.ts";
 import type { Summary } from "./stats.ts";
 
@@ -91,6 +92,8 @@ export interface BenchResults {
   args: string[];
   machine: { cores: number; cpuModel: string; memoryBytes: number; os: string; osRelease: string };
   postgres: ServerInfo;
+  /** Other work seen on the server during the run (see activity.ts). */
+  otherActivity: ActivitySummary;
   runtimes: Record<string, string>;
   /** The parameters, with the password removed from the database URL. */
   parameters: Omit<BenchConfig, "databaseUrl"> & { databaseUrl: string };
