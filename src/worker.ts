@@ -312,13 +312,10 @@ export class Worker {
     try {
       let job: Job | null;
       try {
-        job = await inScope(
-          t?.scope,
-          () =>
-            this.pollStrategy === "OrderByPriority"
-              ? this.#client.lockJob(this.queue)
-              : this.#client.lockNextScheduledJob(this.queue),
-        );
+        // Without a span yet, call directly: no closure on the hot path.
+        job = t?.scope === undefined
+          ? await this.#lockNext()
+          : await inScope(t.scope, () => this.#lockNext());
       } catch (err) {
         t?.lockFailed(err);
         safeLog(this.#logger, "error", "Worker failed to lock a job", { error: err });
@@ -327,12 +324,19 @@ export class Worker {
       }
       if (job === null) return false;
       t?.locked(job);
-      await inScope(t?.scope, () => this.#workLocked(job, ctx, t));
+      if (t?.scope === undefined) await this.#workLocked(job, ctx, t);
+      else await inScope(t.scope, () => this.#workLocked(job, ctx, t));
       return true;
     } finally {
       // Unlike gue, every span started is ended, whatever happened.
       t?.finish();
     }
+  }
+
+  #lockNext(): Promise<Job | null> {
+    return this.pollStrategy === "OrderByPriority"
+      ? this.#client.lockJob(this.queue)
+      : this.#client.lockNextScheduledJob(this.queue);
   }
 
   /** Works a locked job to the end: hooks, handler, outcome, commit. */
