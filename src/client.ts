@@ -212,7 +212,7 @@ export class Client {
    * @throws {MissingTypeError | TypeError | RangeError} For bad input, before any SQL.
    */
   async enqueue(job: JobInput): Promise<JobData> {
-    return this.#insertOne(job, undefined, this.pool);
+    return await this.#insertOne(job, undefined, this.pool);
   }
 
   /**
@@ -223,7 +223,7 @@ export class Client {
    * @returns The stored values.
    */
   async enqueueTx(job: JobInput, tx: Tx): Promise<JobData> {
-    return this.#insertOne(job, undefined, checkTx(tx));
+    return await this.#insertOne(job, undefined, checkTx(tx));
   }
 
   /**
@@ -235,7 +235,7 @@ export class Client {
    * @returns The stored values.
    */
   async enqueueWithId(job: JobInput, id: string): Promise<JobData> {
-    return this.#insertOne(job, parseUlid(id), this.pool);
+    return await this.#insertOne(job, parseUlid(id), this.pool);
   }
 
   /**
@@ -247,7 +247,7 @@ export class Client {
    * @returns The stored values.
    */
   async enqueueTxWithId(job: JobInput, id: string, tx: Tx): Promise<JobData> {
-    return this.#insertOne(job, parseUlid(id), checkTx(tx));
+    return await this.#insertOne(job, parseUlid(id), checkTx(tx));
   }
 
   /**
@@ -258,7 +258,7 @@ export class Client {
    * @returns Their stored values, in the same order.
    */
   async enqueueBatch(jobs: readonly JobInput[]): Promise<JobData[]> {
-    return this.#insertMany(jobs, undefined);
+    return await this.#insertMany(jobs, undefined);
   }
 
   /**
@@ -269,7 +269,7 @@ export class Client {
    * @returns Their stored values, in the same order.
    */
   async enqueueBatchTx(jobs: readonly JobInput[], tx: Tx): Promise<JobData[]> {
-    return this.#insertMany(jobs, checkTx(tx));
+    return await this.#insertMany(jobs, checkTx(tx));
   }
 
   /**
@@ -280,7 +280,7 @@ export class Client {
    * @returns The job, or `null` when none is due and unlocked.
    */
   async lockJob(queue: string): Promise<Job | null> {
-    return this.#lock("lockJob", jobLockNext, [checkText(queue, "queue"), new Date()]);
+    return await this.#lock("lockJob", jobLockNext, [checkText(queue, "queue"), new Date()]);
   }
 
   /**
@@ -290,7 +290,7 @@ export class Client {
    * @returns The job, or `null` when none is due and unlocked.
    */
   async lockNextScheduledJob(queue: string): Promise<Job | null> {
-    return this.#lock("lockNextScheduledJob", jobLockNextScheduled, [
+    return await this.#lock("lockNextScheduledJob", jobLockNextScheduled, [
       checkText(queue, "queue"),
       new Date(),
     ]);

@@ -154,8 +154,8 @@ describe("enqueueWithId()", () => {
         /id must be a 26-character ULID/,
       );
     }
-    // deno-lint-ignore no-explicit-any
     await assert.rejects(
+      // deno-lint-ignore no-explicit-any
       () => t.client.enqueueWithId({ type: "T" }, 5 as any),
       /id must be a ULID string/,
     );
