@@ -113,6 +113,18 @@ describe("pglite adapter", () => {
     }
   });
 
+  test("close() rolls back a transaction left open, instead of waiting for it forever", async () => {
+    const other = pglite(new PGlite());
+    await other.query("CREATE TABLE t (id integer)");
+    const tx = await other.begin();
+    await tx.query("INSERT INTO t VALUES (1)");
+    const waiting = other.query("SELECT 1").then(() => "ran", (err: Error) => err.message);
+    await other.close();
+    await assert.rejects(tx.query("SELECT 1"), /ended/);
+    assert.match(await waiting, /closed/, "a caller queued behind it is refused, not run");
+    await assert.rejects(other.begin(), /closed/);
+  });
+
   test("waitTimeout must be a positive number", () => {
     assert.throws(() => pglite(db, { waitTimeout: 0 }), RangeError);
     assert.throws(() => pglite(db, { waitTimeout: Number.NaN }), RangeError);

@@ -28,6 +28,8 @@
  * - With a `WorkerPool` of more than one worker, workers take turns: each poll waits for the
  *   running job to finish, and fails after `waitTimeout` if it takes longer (the worker logs it
  *   and polls again). Use one worker.
+ * - `close()` rolls back a transaction still open (say, of a handler in a test that failed
+ *   mid-job) instead of waiting for it, since PGlite cannot close while one is open.
  * - Code that uses the PGlite instance directly, bypassing this adapter, is queued by PGlite's
  *   own lock without a timeout. Inside your own `db.transaction(...)` callback, use
  *   `pglite.tx(tx)` for `enqueueTx`: `client.enqueue()` there would wait forever.
@@ -138,6 +140,11 @@ class CallbackTx implements PgliteTx {
     this.#done = done;
   }
 
+  /** True until `commit()` or `rollback()` is called. */
+  get open(): boolean {
+    return !this.#ended;
+  }
+
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
     if (this.#ended) return Promise.reject(new Error("transaction already ended"));
     return run<R>(this[native], text, params);
@@ -196,6 +203,8 @@ class PgliteConnPool implements ConnPool {
   readonly #db: PgliteDb;
   readonly #waitTimeout: number;
   readonly #turns = new Turns();
+  /** Our transaction in progress, if any: close() must end it, or PGlite's close waits forever. */
+  #current?: CallbackTx;
   #closed?: Promise<void>;
 
   constructor(db: PgliteDb, options: PgliteOptions) {
@@ -208,10 +217,11 @@ class PgliteConnPool implements ConnPool {
   }
 
   async #take(): Promise<() => void> {
+    if (this.#closed) throw new Error("pglite: the pool is closed");
     // PGlite needs about two seconds to start; that is not a wait for a transaction, so it
     // must not count against waitTimeout.
     await this.#db.waitReady;
-    return this.#turns.take(this.#waitTimeout, () => {
+    const release = await this.#turns.take(this.#waitTimeout, () => {
       const err = new Error(
         `pglite: waited ${this.#waitTimeout} ms for the open transaction to end. PGlite runs one ` +
           `transaction at a time, so inside a job handler a query on the pool (client.enqueue(), ` +
@@ -221,6 +231,12 @@ class PgliteConnPool implements ConnPool {
       );
       return Object.assign(err, { code: "55P03" });
     });
+    if (this.#closed) {
+      // close() ended the transaction we waited for: pass the turn on and refuse.
+      release();
+      throw new Error("pglite: the pool is closed");
+    }
+    return release;
   }
 
   async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -247,11 +263,18 @@ class PgliteConnPool implements ConnPool {
     // BEGIN itself can fail (a closed database): then the callback never runs.
     const tx = await Promise.race([open, done.then(() => undefined)]);
     if (!tx) throw new Error("pglite: the transaction ended before it began");
-    return new CallbackTx(tx, end, done);
+    this.#current = new CallbackTx(tx, end, done);
+    return this.#current;
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.#db.closed ? Promise.resolve() : this.#db.close();
+    this.#closed ??= (async () => {
+      // PGlite's close() waits for the open transaction, which may belong to a handler that
+      // never returns (a test that failed mid-job). A closed pool's transactions are over, as
+      // when a server connection closes: roll ours back so the database can close.
+      if (this.#current?.open) await this.#current.rollback();
+      if (!this.#db.closed) await this.#db.close();
+    })();
     return this.#closed;
   }
 }
