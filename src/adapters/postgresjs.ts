@@ -37,7 +37,12 @@ interface PostgresjsTx extends Tx {
 }
 
 async function run<R>(sql: AnySql, text: string, params?: unknown[]): Promise<QueryResult<R>> {
-  const result = await sql.unsafe(text, (params ?? []) as any[]);
+  // Named prepared statements save a round trip per statement (the lock SELECT, DELETE and
+  // INSERT repeat with the same text); the pool's own `prepare: false` (PgBouncer in transaction
+  // mode) turns them off here too.
+  const result = await sql.unsafe(text, (params ?? []) as any[], {
+    prepare: (sql as { options?: { prepare?: boolean } }).options?.prepare ?? true,
+  });
   return { rows: result as unknown as R[], rowCount: result.count ?? result.length };
 }
 
