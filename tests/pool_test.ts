@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Worker, WORKER_IDX_UNKNOWN, WorkerPool } from "../mod.ts";
-import { useTestDatabase, waitFor } from "./_db.ts";
+import { adapterUnderTest, useTestDatabase, waitFor } from "./_db.ts";
 
 // More connections than workers: each running job holds one for its transaction.
 const t = useTestDatabase({ max: 10 });
@@ -18,10 +18,16 @@ async function jobCount(queue: string): Promise<number> {
   return row.n;
 }
 
+// Four workers hold four transactions at once; PGlite runs one at a time.
+const oneTx = adapterUnderTest() === "pglite"
+  ? "PGlite runs one transaction at a time: a pool of 4 needs 4 at once"
+  : undefined;
+if (oneTx) console.log(`skipped: ${oneTx}`);
+
 describe("WorkerPool", () => {
   test(
     "a WorkerPool of 4 works 200 jobs exactly once, each worker with its index and id",
-    LIMIT,
+    oneTx ? { ...LIMIT, skip: oneTx } : LIMIT,
     async () => {
       const queue = "pool-200";
       const total = 200;
