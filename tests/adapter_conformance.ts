@@ -42,8 +42,6 @@ interface Case {
   concurrent?: boolean;
   /** Needs a PostgreSQL server (backends to terminate). */
   server?: boolean;
-  /** Adapters whose driver cannot pass this yet, with the upstream reason; skipped, not hidden. */
-  knownBroken?: Partial<Record<AdapterName, string>>;
   fn: (ctx: Ctx) => void | Promise<void>;
 }
 
@@ -363,11 +361,6 @@ const cases: Case[] = [
     name: "a transaction whose connection died rolls back, and the pool recovers",
     concurrent: true,
     server: true,
-    knownBroken: {
-      postgresjs: "postgres.js 3.4.9 does not recover cleanly from a terminated backend: " +
-        "afterwards sql.end() can hang, and reconnecting can fail with an uncaught " +
-        "CONNECT_TIMEOUT (porsager/postgres#1199, #1208)",
-    },
     async fn({ pool }) {
       const id = nextId();
       const tx = await pool.begin();
@@ -544,8 +537,6 @@ export function adapterConformance(setup: AdapterSetup, unavailable?: string): v
         skip = `${setup.name} runs one transaction at a time`;
       } else if (!skip && c.server && !setup.needsServer) {
         skip = `${setup.name} has no server backends`;
-      } else if (!skip && c.knownBroken?.[setup.name]) {
-        skip = `known driver bug: ${c.knownBroken[setup.name]}`;
       }
       if (skip && !unavailable) console.log(`skipped: ${setup.name}: ${c.name}: ${skip}`);
       if (skip) test(c.name, { skip }, () => {});

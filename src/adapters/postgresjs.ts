@@ -157,7 +157,9 @@ class PostgresjsPool implements ConnPool {
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.#sql.end();
+    // Bounded: after a backend was terminated, postgres.js 3.4 can wait forever for a connection
+    // that will never answer (porsager/postgres#1199); past 5 s the connections are destroyed.
+    this.#closed ??= this.#sql.end({ timeout: 5 });
     return this.#closed;
   }
 }
