@@ -6,7 +6,7 @@
  * @module
  */
 import type { Client } from "./client.ts";
-import { errorText, UnknownJobTypeError } from "./errors.ts";
+import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import { randomStringId } from "./id.ts";
 import { type Job, rollbackJob } from "./job.ts";
 import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
@@ -355,6 +355,7 @@ export class Worker {
       t?.fail("failed to mark job as done", err);
       safeLog(log, "error", "Failed to mark job as done", { error: err });
       await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
+      await this.#recordApart(job, err, log);
     }
   }
 
@@ -381,6 +382,7 @@ export class Worker {
       } catch (err) {
         t?.fail("failed to mark job as error", err);
         safeLog(log, "error", "Got an error on setting an error to unknown job", { error: err });
+        await this.#recordApart(job, errUnknown, log);
       }
       await this.#runHooksLogged(hooks.unknownJobType, job, errUnknown, ctx);
       return;
@@ -438,6 +440,7 @@ export class Worker {
           error: err,
           "job-error": errorText(failure),
         });
+        await this.#recordApart(job, failure, log);
       }
       return;
     }
@@ -501,10 +504,36 @@ export class Worker {
             error: err,
           });
         }
+        await this.#recordApart(job, errPanic, log);
       }
     } finally {
       again?.end();
       span?.end();
+    }
+  }
+
+  /**
+   * The job's outcome could not be committed with it (its transaction failed, its connection
+   * died, or the commit was refused): record the failure in a transaction of its own, so the job
+   * backs off like any failed job. gue leaves such a job untouched, which runs it again at once —
+   * forever when the failure repeats. Nothing to do when the job is gone (the commit did land) or
+   * another worker holds it.
+   */
+  async #recordApart(job: Job, failure: unknown, log: Logger): Promise<void> {
+    let again: Job;
+    try {
+      again = await this.#client.lockJobById(job.id);
+    } catch (err) {
+      if (!(err instanceof JobNotFoundError)) {
+        safeLog(log, "error", "Could not record the failure in a new transaction", { error: err });
+      }
+      return;
+    }
+    try {
+      await again.error(failure);
+    } catch (err) {
+      safeLog(log, "error", "Could not record the failure in a new transaction", { error: err });
+      await again.done().catch(() => {});
     }
   }
 

@@ -128,7 +128,7 @@ describe("crashes", () => {
   // Guards the postgresjs adapter against postgres.js issues #1208/#1154: a query on a reserved
   // connection the server closed never settles. Every wait is bounded so a regression fails fast.
   test(
-    "a connection terminated mid-job: the commit fails, jobUndone fires, the worker keeps working and the job runs again",
+    "a connection terminated mid-job: the commit fails, jobUndone fires, the worker keeps working and the job runs again after backoff",
     OPTIONS,
     async () => {
       const queue = "crash-terminate";
@@ -205,7 +205,8 @@ describe("crashes", () => {
         assert.equal(stopped, false, "run() survived the failure");
         assert.deepEqual(calls.get(second.id), [{ workerId: worker.id, errorCount: 0 }]);
 
-        // ...and the first job, never deleted (its transaction died with the backend), runs again.
+        // ...and the first job, never deleted (its transaction died with the backend), runs again
+        // after the backoff: the failed commit was recorded as an error in a new transaction.
         await waitFor(
           async () => (calls.get(first.id)?.length ?? 0) >= 2 && !(await row(first.id)),
           30_000,
@@ -213,7 +214,7 @@ describe("crashes", () => {
         );
         assert.deepEqual(calls.get(first.id), [
           { workerId: worker.id, errorCount: 0 },
-          { workerId: worker.id, errorCount: 0 },
+          { workerId: worker.id, errorCount: 1 },
         ]);
         assert.equal(undone.length, 1);
         assert.deepEqual(uncaught.map(String), [], "no uncaught error from the driver");

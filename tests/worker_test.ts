@@ -352,9 +352,33 @@ describe("hooks", () => {
     assert.ok(logger.lines.some((l) => l.msg === "Failed to mark job as done"));
     const rows = await jobs();
     assert.equal(rows.length, 1, "the delete rolled back with the failed commit");
-    assert.equal(rows[0].error_count, 0);
+    // Unlike gue, which would run it again at once (forever, as the commit fails every time), the
+    // failure is recorded in a transaction of its own and the job backs off.
+    assert.equal(rows[0].error_count, 1);
+    assert.match(rows[0].last_error, /foreign key/);
+    assert.ok(rows[0].run_at.getTime() > Date.now(), "run_at moved by the backoff");
     await t.sql`DROP TABLE child`;
     await t.sql`DROP TABLE parent`;
+  });
+
+  test("a handler that swallows an SQL error in job.tx() does not make its job run again at once", async () => {
+    await t.client.enqueue({ type: "Sloppy", queue: "aborted" });
+    const logger = recordingLogger();
+    let runs = 0;
+    const worker = new Worker(t.client, {
+      Sloppy: async (job) => {
+        runs++;
+        // The error aborts the job's transaction; the handler ignores it and returns.
+        await job.tx()!.query("SELECT * FROM no_such_table").catch(() => {});
+      },
+    }, { queue: "aborted", logger });
+    assert.equal(await worker.workOne(), true);
+    assert.equal(await worker.workOne(), false, "the job is not due again at once");
+    assert.equal(runs, 1);
+    assert.ok(logger.lines.some((l) => l.msg === "Got an error on deleting a job"));
+    const [row] = await jobs();
+    assert.equal(row.error_count, 1);
+    assert.ok(row.last_error, "the failure is stored");
   });
 });
 
