@@ -34,6 +34,7 @@
  * @module
  */
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** What a Bun.SQL statement resolves to: an array of row objects with the command's count. */
 export interface BunSqlResult extends ArrayLike<unknown> {
@@ -104,6 +105,14 @@ async function run<R>(
   return { rows: Array.from(result) as R[], rowCount: result.count ?? result.length };
 }
 
+/** What `bunSql.tx(sql)` wraps: a transaction that `sql.begin()` (or the application) ends. */
+const foreign: ForeignTxAdapter<BunSqlQueryable> = {
+  name: "bunSql",
+  native,
+  owner: { callback: "sql.begin()" },
+  run,
+};
+
 /** Our transaction: a reserved connection with BEGIN sent, released when it ends. */
 class ReservedTx implements BunSqlTx {
   readonly [native]: BunSqlReserved;
@@ -147,31 +156,6 @@ class ReservedTx implements BunSqlTx {
     } finally {
       this[native].release();
     }
-  }
-}
-
-/** The application's own transaction, wrapped: it commits when the application's callback returns. */
-class ForeignTx implements BunSqlTx {
-  readonly [native]: BunSqlQueryable;
-
-  constructor(sql: BunSqlQueryable) {
-    this[native] = sql;
-  }
-
-  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this[native], text, params);
-  }
-
-  commit(): Promise<void> {
-    return Promise.reject(
-      new TypeError("bunSql.tx(): this transaction belongs to sql.begin(); it commits there"),
-    );
-  }
-
-  rollback(): Promise<void> {
-    return Promise.reject(
-      new TypeError("bunSql.tx(): this transaction belongs to sql.begin(); throw to roll back"),
-    );
   }
 }
 
@@ -244,7 +228,7 @@ export function bunSql(sql: BunSqlPool): ConnPool {
  * ```
  */
 bunSql.tx = function tx(sql: BunSqlQueryable): Tx {
-  return new ForeignTx(sql);
+  return new ForeignTx(foreign, sql);
 };
 
 /**
@@ -262,6 +246,5 @@ bunSql.tx = function tx(sql: BunSqlQueryable): Tx {
  * ```
  */
 export function unwrapTx(tx: Tx | null | undefined): BunSqlQueryable | undefined {
-  if (tx && native in tx) return (tx as BunSqlTx)[native];
-  return undefined;
+  return unwrapNative<BunSqlQueryable>(native, tx);
 }

@@ -44,6 +44,7 @@
  * @module
  */
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** What `queryObject` resolves to. */
 export interface DenoPostgresResult<R> {
@@ -135,6 +136,14 @@ async function run<R>(
   return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
 }
 
+/** What `denoPostgres.tx(tx)` wraps: a transaction the application began and ends itself. */
+const foreign: ForeignTxAdapter<DenoPostgresTransaction> = {
+  name: "denoPostgres",
+  native,
+  owner: "application",
+  run,
+};
+
 let txNames = 0;
 
 /** Our transaction: a pool client running a driver transaction, released when it ends. */
@@ -198,33 +207,6 @@ class ClientTx implements DenoPostgresTx {
     } finally {
       this.#client.release();
     }
-  }
-}
-
-/** The application's own transaction, wrapped: the application commits or rolls it back. */
-class ForeignTx implements DenoPostgresTx {
-  readonly [native]: DenoPostgresTransaction;
-
-  constructor(tx: DenoPostgresTransaction) {
-    this[native] = tx;
-  }
-
-  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this[native], text, params);
-  }
-
-  commit(): Promise<void> {
-    return Promise.reject(
-      new TypeError("denoPostgres.tx(): this transaction belongs to the application; it commits"),
-    );
-  }
-
-  rollback(): Promise<void> {
-    return Promise.reject(
-      new TypeError(
-        "denoPostgres.tx(): this transaction belongs to the application; it rolls back",
-      ),
-    );
   }
 }
 
@@ -304,7 +286,7 @@ export function denoPostgres(pool: DenoPostgresPool): ConnPool {
  * ```
  */
 denoPostgres.tx = function tx(tx: DenoPostgresTransaction): Tx {
-  return new ForeignTx(tx);
+  return new ForeignTx(foreign, tx);
 };
 
 /**
@@ -321,6 +303,5 @@ denoPostgres.tx = function tx(tx: DenoPostgresTransaction): Tx {
  * ```
  */
 export function unwrapTx(tx: Tx | null | undefined): DenoPostgresTransaction | undefined {
-  if (tx && native in tx) return (tx as DenoPostgresTx)[native];
-  return undefined;
+  return unwrapNative<DenoPostgresTransaction>(native, tx);
 }

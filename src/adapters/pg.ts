@@ -38,6 +38,7 @@
  */
 import type { Client as PgClient, Pool as PgPool, PoolClient as PgPoolClient } from "pg";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** A node-postgres handle that runs statements on one connection: a pool client or a client. */
 type PgConn = PgPoolClient | PgClient;
@@ -57,6 +58,14 @@ async function run<R>(
   // rowCount is null for statements without a count (BEGIN, SET); fall back to the rows seen.
   return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
 }
+
+/** What `pg.tx(conn)` wraps: a transaction the application began and ends itself. */
+const foreign: ForeignTxAdapter<PgConn> = {
+  name: "pg",
+  native,
+  owner: "application",
+  run,
+};
 
 /** The error for a COMMIT that the server turned into a ROLLBACK. */
 function rolledBack(): Error {
@@ -124,31 +133,6 @@ class PoolClientTx implements PgTx {
     client.off("error", this.#onError);
     // release(err) destroys the client instead of returning it to the pool.
     client.release(this.#broken);
-  }
-}
-
-/** The application's own transaction, wrapped: the application commits or rolls it back. */
-class ForeignTx implements PgTx {
-  readonly [native]: PgConn;
-
-  constructor(conn: PgConn) {
-    this[native] = conn;
-  }
-
-  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this[native], text, params);
-  }
-
-  commit(): Promise<void> {
-    return Promise.reject(
-      new TypeError("pg.tx(): this transaction belongs to the application; it sends COMMIT itself"),
-    );
-  }
-
-  rollback(): Promise<void> {
-    return Promise.reject(
-      new TypeError("pg.tx(): this transaction belongs to the application; it sends ROLLBACK"),
-    );
   }
 }
 
@@ -222,7 +206,7 @@ export function pg(pool: PgPool): ConnPool {
  * ```
  */
 pg.tx = function tx(conn: PgConn): Tx {
-  return new ForeignTx(conn);
+  return new ForeignTx(foreign, conn);
 };
 
 /**
@@ -240,6 +224,5 @@ pg.tx = function tx(conn: PgConn): Tx {
  * ```
  */
 export function unwrapTx(tx: Tx | null | undefined): PgPoolClient | PgClient | undefined {
-  if (tx && native in tx) return (tx as PgTx)[native];
-  return undefined;
+  return unwrapNative<PgConn>(native, tx);
 }

@@ -51,6 +51,7 @@
  */
 import type { PGliteInterface, Results, Transaction } from "@electric-sql/pglite";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** The members of a PGlite instance (`new PGlite()`, or a `PGliteWorker`) this adapter uses. */
 export type PgliteDb = Pick<
@@ -83,6 +84,14 @@ async function run<R>(db: Queryable, text: string, params?: unknown[]): Promise<
   // SELECT, so it only serves as a fallback for older PGlite versions.
   return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? 0 };
 }
+
+/** What `pglite.tx(tx)` wraps: a transaction that `db.transaction()` ends. */
+const foreign: ForeignTxAdapter<Transaction> = {
+  name: "pglite",
+  native,
+  owner: { callback: "db.transaction()" },
+  run,
+};
 
 /** A first-come, first-served lock whose waiters give up after a timeout. */
 class Turns {
@@ -167,33 +176,6 @@ class CallbackTx implements PgliteTx {
     } catch {
       // Rolled back either way: a failed ROLLBACK leaves nothing to undo.
     }
-  }
-}
-
-/** The application's own `db.transaction()` transaction, wrapped: the application ends it. */
-class ForeignTx implements PgliteTx {
-  readonly [native]: Transaction;
-
-  constructor(tx: Transaction) {
-    this[native] = tx;
-  }
-
-  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this[native], text, params);
-  }
-
-  commit(): Promise<void> {
-    return Promise.reject(
-      new TypeError("pglite.tx(): this transaction belongs to db.transaction(); it commits there"),
-    );
-  }
-
-  rollback(): Promise<void> {
-    return Promise.reject(
-      new TypeError(
-        "pglite.tx(): this transaction belongs to db.transaction(); throw to roll back",
-      ),
-    );
   }
 }
 
@@ -315,7 +297,7 @@ export function pglite(db: PgliteDb, options: PgliteOptions = {}): ConnPool {
  * ```
  */
 pglite.tx = function tx(tx: Transaction): Tx {
-  return new ForeignTx(tx);
+  return new ForeignTx(foreign, tx);
 };
 
 /**
@@ -332,6 +314,5 @@ pglite.tx = function tx(tx: Transaction): Tx {
  * ```
  */
 export function unwrapTx(tx: Tx | null | undefined): Transaction | undefined {
-  if (tx && native in tx) return (tx as PgliteTx)[native];
-  return undefined;
+  return unwrapNative<Transaction>(native, tx);
 }

@@ -26,6 +26,7 @@
  */
 import type { ReservedSql, Sql, TransactionSql } from "postgres";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** A postgres.js handle that can run statements: a pool, a reserved connection or a transaction. */
 type AnySql = Sql<any> | ReservedSql<any> | TransactionSql<any>;
@@ -45,6 +46,14 @@ async function run<R>(sql: AnySql, text: string, params?: unknown[]): Promise<Qu
   });
   return { rows: result as unknown as R[], rowCount: result.count ?? result.length };
 }
+
+/** What `postgresjs.tx(sql)` wraps: a transaction that `sql.begin()` (or the application) ends. */
+const foreign: ForeignTxAdapter<AnySql> = {
+  name: "postgresjs",
+  native,
+  owner: { callback: "sql.begin()" },
+  run,
+};
 
 const ROLLBACK = Symbol("gue.postgresjs.rollback");
 
@@ -97,31 +106,6 @@ class BeginTx implements PostgresjsTx {
     this.#finish(ROLLBACK);
     // A failure here means the connection is gone: the server rolled back already.
     await this.#done.catch(() => {});
-  }
-}
-
-/** The application's own transaction, wrapped: it commits when the application's callback returns. */
-class ForeignTx implements PostgresjsTx {
-  readonly [native]: AnySql;
-
-  constructor(sql: AnySql) {
-    this[native] = sql;
-  }
-
-  query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this[native], text, params);
-  }
-
-  commit(): Promise<void> {
-    return Promise.reject(
-      new TypeError("postgresjs.tx(): this transaction belongs to sql.begin(); it commits there"),
-    );
-  }
-
-  rollback(): Promise<void> {
-    return Promise.reject(
-      new TypeError("postgresjs.tx(): this transaction belongs to sql.begin(); throw to roll back"),
-    );
   }
 }
 
@@ -185,7 +169,7 @@ export function postgresjs(sql: Sql): ConnPool {
  * @returns A {@linkcode Tx} for `enqueueTx`; committing it is left to its owner.
  */
 postgresjs.tx = function tx(sql: AnySql): Tx {
-  return new ForeignTx(sql);
+  return new ForeignTx(foreign, sql);
 };
 
 /**
@@ -204,6 +188,5 @@ postgresjs.tx = function tx(sql: AnySql): Tx {
 export function unwrapTx(
   tx: Tx | null | undefined,
 ): ReservedSql<any> | TransactionSql<any> | undefined {
-  if (tx && native in tx) return (tx as PostgresjsTx)[native] as ReservedSql;
-  return undefined;
+  return unwrapNative<ReservedSql<any> | TransactionSql<any>>(native, tx);
 }
