@@ -34,6 +34,7 @@
  * @module
  */
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { commitRolledBack } from "./_commit_rolled_back.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** What a Bun.SQL statement resolves to: an array of row objects with the command's count. */
@@ -132,13 +133,7 @@ class ReservedTx implements BunSqlTx {
     this.#ended = true;
     try {
       const result = await this[native].unsafe("COMMIT");
-      // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, and no error.
-      if (result.command === "ROLLBACK") {
-        throw Object.assign(
-          new Error("COMMIT rolled back: an earlier statement in the transaction failed"),
-          { code: "25P02" },
-        );
-      }
+      if (result.command === "ROLLBACK") throw commitRolledBack();
     } catch (err) {
       throw normalise(err);
     } finally {

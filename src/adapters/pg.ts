@@ -38,6 +38,7 @@
  */
 import type { Client as PgClient, Pool as PgPool, PoolClient as PgPoolClient } from "pg";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import { commitRolledBack } from "./_commit_rolled_back.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** A node-postgres handle that runs statements on one connection: a pool client or a client. */
@@ -66,14 +67,6 @@ const foreign: ForeignTxAdapter<PgConn> = {
   owner: "application",
   run,
 };
-
-/** The error for a COMMIT that the server turned into a ROLLBACK. */
-function rolledBack(): Error {
-  return Object.assign(
-    new Error("COMMIT rolled back: an earlier statement in the transaction failed"),
-    { code: "25P02" },
-  );
-}
 
 /** Our transaction: a client checked out of the pool with BEGIN sent, released when it ends. */
 class PoolClientTx implements PgTx {
@@ -104,7 +97,7 @@ class PoolClientTx implements PgTx {
     try {
       const result = await this[native].query("COMMIT");
       // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, and no error.
-      if (result.command === "ROLLBACK") throw rolledBack();
+      if (result.command === "ROLLBACK") throw commitRolledBack();
     } catch (err) {
       // A COMMIT that failed on a deferred constraint leaves a healthy connection, but we cannot
       // always tell that from a broken socket; a new connection is cheap, a poisoned one is not.
