@@ -244,7 +244,12 @@ export class DatabaseError extends Error {
    */
   constructor(operation: string, cause: unknown) {
     const c = (cause ?? {}) as Record<string, unknown>;
-    super(`${operation}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const message = cause instanceof Error ? cause.message : String(cause);
+    // The commonest first-run mistake: say how to fix it, not only what failed.
+    const hint = c.code === "42P01" && message.includes("gue_jobs")
+      ? " (call client.migrate() once to create it)"
+      : "";
+    super(`${operation}: ${message}${hint}`, { cause });
     this.name = "DatabaseError";
     if (typeof c.code === "string") this.code = c.code;
     if (typeof c.detail === "string") this.detail = c.detail;

@@ -434,6 +434,20 @@ describe("Client", () => {
     assert.throws(() => new Client(t.pool, { backoff: 5 as any }), /backoff must be a function/);
   });
 
+  test("without the schema, errors say to call migrate()", async () => {
+    await t.sql`ALTER TABLE gue_jobs RENAME TO gue_jobs_hidden`;
+    try {
+      await assert.rejects(
+        () => t.client.enqueue({ type: "T" }),
+        (err: DatabaseError) =>
+          err.code === "42P01" && /enqueue: .*gue_jobs.*call client\.migrate\(\)/.test(err.message),
+      );
+      await assert.rejects(() => t.client.lockJob(""), /lockJob: .*client\.migrate\(\)/);
+    } finally {
+      await t.sql`ALTER TABLE gue_jobs_hidden RENAME TO gue_jobs`;
+    }
+  });
+
   test("migrate() is idempotent and safe when many callers run it at once", async () => {
     const clients = Array.from({ length: 5 }, () => new Client(t.pool));
     const applied = await Promise.all(clients.map((c) => c.migrate()));
