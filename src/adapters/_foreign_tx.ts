@@ -38,6 +38,12 @@ export class ForeignTx<N> implements Tx {
   readonly #adapter: ForeignTxAdapter<N>;
   readonly #handle: N;
 
+  /**
+   * Wraps the application's native transaction.
+   *
+   * @param adapter The adapter that wraps it: its name, symbol, `run` and the transaction's owner.
+   * @param handle The driver's transaction or connection.
+   */
   constructor(adapter: ForeignTxAdapter<N>, handle: N) {
     this.#adapter = adapter;
     this.#handle = handle;

@@ -44,6 +44,8 @@
  * @module
  */
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+// Re-exported so this entry point documents the types its functions take and return.
+export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** What `queryObject` resolves to. */

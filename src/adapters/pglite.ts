@@ -51,6 +51,8 @@
  */
 import type { PGliteInterface, Results, Transaction } from "@electric-sql/pglite";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+// Re-exported so this entry point documents the types its functions take and return.
+export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** The members of a PGlite instance (`new PGlite()`, or a `PGliteWorker`) this adapter uses. */

@@ -26,6 +26,8 @@
  */
 import type { ReservedSql, Sql, TransactionSql } from "postgres";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+// Re-exported so this entry point documents the types its functions take and return.
+export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** A postgres.js handle that can run statements: a pool, a reserved connection or a transaction. */
