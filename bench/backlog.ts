@@ -90,11 +90,7 @@ export async function topUp(
   queue = BENCH_QUEUE,
   table = "gue_jobs",
 ): Promise<number> {
-  const [{ n }] = await sql.unsafe<{ n: number }[]>(
-    `SELECT count(*)::int AS n FROM ${table} WHERE queue = $1`,
-    [queue],
-  );
-  const missing = target - n;
+  const missing = target - await countJobs(sql, queue, table);
   await fillBacklog(sql, missing, queue, table);
   // Plain VACUUM: the run's dead rows go, and the statistics of a table of the same size stand.
   await sql.unsafe(`VACUUM ${table}`);

@@ -7,10 +7,8 @@ import type { Client } from "./client.ts";
 import { randomStringId } from "./id.ts";
 import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
 import { runLock, type RunState } from "./run_lock.ts";
-import { checkWorkMap, resolveWorkerOptions, runIndexed, Worker } from "./worker.ts";
+import { checkWorkMap, NEVER_ABORTED, resolveWorkerOptions, runIndexed, Worker } from "./worker.ts";
 import type { WorkerOptions, WorkMap } from "./worker.ts";
-
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /**
  * Runs `size` {@linkcode Worker}s on one queue with the same handlers and options. Worker `i` is

@@ -126,7 +126,8 @@ export interface WorkerOptions {
   spanWorkOneNoJob?: boolean;
 }
 
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+/** A signal that never aborts: the default of `run()` and `workOne()`, and a graceful handler's. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /** Resolves after `ms`, or at once when `signal` aborts; leaves no timer behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
