@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -26,3 +26,32 @@ test("every npm import Deno maps is a dependency Bun installs, at the same versi
     assert.equal(bunDeps[name], m[2], `package.json has ${name}@${m[2]}`);
   }
 });
+
+test("the library imports only its dependencies: drivers a user brings are optional peers", () => {
+  // A bare import in mod.ts or src/ (a value or a type) is a package every user must install.
+  const imported = new Set<string>();
+  const files = ["mod.ts", ...listTs("src")];
+  for (const file of files) {
+    const text = readFileSync(`${root}/${file}`, "utf8");
+    for (
+      const m of text.matchAll(/^\s*(?:import|export)\b[^"']*?from\s+["']([^"'.][^"']*)["']/gm)
+    ) {
+      const name = m[1].startsWith("@")
+        ? m[1].split("/").slice(0, 2).join("/")
+        : m[1].split("/")[0];
+      if (!name.startsWith("node:")) imported.add(name);
+    }
+  }
+  assert.deepEqual([...imported].sort(), Object.keys(pkg.dependencies).sort());
+  for (const [name, range] of Object.entries<string>(pkg.peerDependencies ?? {})) {
+    assert.equal(pkg.peerDependenciesMeta?.[name]?.optional, true, `peer ${name} is optional`);
+    assert.equal(pkg.devDependencies[name], range, `peer ${name} is a dev dependency for tests`);
+    assert.equal(pkg.dependencies[name], undefined, `peer ${name} is not installed for everyone`);
+  }
+});
+
+function listTs(dir: string): string[] {
+  return readdirSync(`${root}/${dir}`, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => `${dir}/${f}`);
+}

@@ -36,15 +36,64 @@
  *
  * @module
  */
-import type { Client as PgClient, Pool as PgPool, PoolClient as PgPoolClient } from "pg";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
 import { commitRolledBack } from "./_commit_rolled_back.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
-/** A node-postgres handle that runs statements on one connection: a pool client or a client. */
-type PgConn = PgPoolClient | PgClient;
+// node-postgres is typed here by the few members gue uses, not imported: gue then depends on
+// neither `pg` nor `@types/pg`, so a postgres.js user installs neither, and this entry point's
+// documentation has no types it cannot show. node-postgres' own classes satisfy these shapes.
+
+/** What a node-postgres statement resolves to: the members gue reads. */
+export interface PgQueryResult {
+  /** The rows, as objects keyed by column name. */
+  rows: unknown[];
+  /** Rows returned or affected; `null` for commands without a count (BEGIN, SET). */
+  rowCount: number | null;
+  /** The command tag's verb: `"SELECT"`, `"COMMIT"`, or `"ROLLBACK"` for a failed COMMIT. */
+  command: string;
+}
+
+/** A node-postgres connection that runs statements: a `Client`, or a pool's `PoolClient`. */
+export interface PgClient {
+  /**
+   * Runs one statement with positional parameters.
+   *
+   * @param text SQL with `$1`, `$2`, … placeholders.
+   * @param params Values bound to the placeholders.
+   */
+  query(text: string, params?: unknown[]): Promise<PgQueryResult>;
+}
+
+/** A connection checked out of a pool with `pool.connect()`. */
+export interface PgPoolClient extends PgClient {
+  /** Listens for the connection's failure (its backend died, the network broke). */
+  on(event: "error", listener: (err: Error) => void): unknown;
+  /** Stops listening. */
+  off(event: "error", listener: (err: Error) => void): unknown;
+  /** Returns the connection to the pool; given an error, destroys it instead. */
+  release(err?: Error | boolean): void;
+}
+
+/** The members of a node-postgres `Pool` (`new pg.Pool(config)`) this adapter uses. */
+export interface PgPool {
+  /**
+   * Runs one statement on any free connection.
+   *
+   * @param text SQL with `$1`, `$2`, … placeholders.
+   * @param params Values bound to the placeholders.
+   */
+  query(text: string, params?: unknown[]): Promise<PgQueryResult>;
+  /** Checks a connection out of the pool, waiting for one to be free. */
+  connect(): Promise<PgPoolClient>;
+  /** Closes every connection of the pool. */
+  end(): Promise<void>;
+}
+
+/** A node-postgres handle that runs statements on one connection. */
+type PgConn = PgClient;
 
 const native = Symbol("gue.pg.native");
 
@@ -200,7 +249,7 @@ export function pg(pool: PgPool): ConnPool {
  * await conn.query("COMMIT");
  * ```
  */
-pg.tx = function tx(conn: PgConn): Tx {
+pg.tx = function tx(conn: PgClient): Tx {
   return new ForeignTx(foreign, conn);
 };
 

@@ -49,17 +49,57 @@
  *
  * @module
  */
-import type { PGliteInterface, Results, Transaction } from "@electric-sql/pglite";
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
+// PGlite is typed here by the few members gue uses, not imported: gue then does not depend on
+// `@electric-sql/pglite` (a 27 MB install), so only its users install it, and this entry
+// point's documentation has no types it cannot show. PGlite's own classes satisfy these shapes.
+
+/** What a PGlite statement resolves to: the members gue reads. */
+export interface PgliteResults<R> {
+  /** The rows, as objects keyed by column name. */
+  rows: R[];
+  /** The count of the statement's command tag (PGlite 0.3 and later). */
+  rowCount?: number;
+  /** Rows affected, cumulative over a multi-statement query; read only when `rowCount` is absent. */
+  affectedRows?: number;
+}
+
+/** A handle of PGlite that runs statements: the database or a transaction. */
+export interface PgliteQueryable {
+  /**
+   * Runs one statement with positional parameters.
+   *
+   * @param text SQL with `$1`, `$2`, … placeholders.
+   * @param params Values bound to the placeholders.
+   */
+  query<R>(text: string, params?: unknown[]): Promise<PgliteResults<R>>;
+}
+
+/** The transaction PGlite passes to a `db.transaction(async (tx) => …)` callback. */
+export interface PgliteTransaction extends PgliteQueryable {
+  /** Rolls the transaction back; the callback's promise then resolves without committing. */
+  rollback(): Promise<void>;
+}
+
 /** The members of a PGlite instance (`new PGlite()`, or a `PGliteWorker`) this adapter uses. */
-export type PgliteDb = Pick<
-  PGliteInterface,
-  "query" | "transaction" | "close" | "closed" | "waitReady"
->;
+export interface PgliteDb extends PgliteQueryable {
+  /**
+   * Runs `callback` in a transaction: commits when it resolves, rolls back when it throws.
+   *
+   * @param callback Receives the transaction.
+   */
+  transaction<T>(callback: (tx: PgliteTransaction) => Promise<T>): Promise<T>;
+  /** Closes the database. */
+  close(): Promise<void>;
+  /** True once the database is closed. */
+  readonly closed: boolean;
+  /** Resolves when the database has started. */
+  readonly waitReady: Promise<void>;
+}
 
 /** Options of {@linkcode pglite}. */
 export interface PgliteOptions {
@@ -75,20 +115,22 @@ export interface PgliteOptions {
 const native = Symbol("gue.pglite.native");
 
 interface PgliteTx extends Tx {
-  readonly [native]: Transaction;
+  readonly [native]: PgliteTransaction;
 }
 
-type Queryable = Pick<Transaction, "query">;
-
-async function run<R>(db: Queryable, text: string, params?: unknown[]): Promise<QueryResult<R>> {
-  const result: Results<R> = await db.query<R>(text, params ?? []);
+async function run<R>(
+  db: PgliteQueryable,
+  text: string,
+  params?: unknown[],
+): Promise<QueryResult<R>> {
+  const result = await db.query<R>(text, params ?? []);
   // rowCount is the statement's own command-tag count; affectedRows is cumulative and is 0 for
   // SELECT, so it only serves as a fallback for older PGlite versions.
   return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? 0 };
 }
 
 /** What `pglite.tx(tx)` wraps: a transaction that `db.transaction()` ends. */
-const foreign: ForeignTxAdapter<Transaction> = {
+const foreign: ForeignTxAdapter<PgliteTransaction> = {
   name: "pglite",
   native,
   owner: { callback: "db.transaction()" },
@@ -140,12 +182,16 @@ class Turns {
  * inside it (PGlite has one session: a plain `db.query()` would join our open transaction).
  */
 class CallbackTx implements PgliteTx {
-  readonly [native]: Transaction;
+  readonly [native]: PgliteTransaction;
   readonly #end: (how: "commit" | "rollback") => void;
   readonly #done: Promise<void>;
   #ended = false;
 
-  constructor(tx: Transaction, end: (how: "commit" | "rollback") => void, done: Promise<void>) {
+  constructor(
+    tx: PgliteTransaction,
+    end: (how: "commit" | "rollback") => void,
+    done: Promise<void>,
+  ) {
     this[native] = tx;
     this.#end = end;
     this.#done = done;
@@ -236,8 +282,8 @@ class PgliteConnPool implements ConnPool {
     const release = await this.#take();
     let end!: (how: "commit" | "rollback") => void;
     const ended = new Promise<"commit" | "rollback">((resolve) => end = resolve);
-    let opened!: (tx: Transaction) => void;
-    const open = new Promise<Transaction>((resolve) => opened = resolve);
+    let opened!: (tx: PgliteTransaction) => void;
+    const open = new Promise<PgliteTransaction>((resolve) => opened = resolve);
     const done = this.#db.transaction(async (tx) => {
       opened(tx);
       if (await ended === "rollback") await tx.rollback();
@@ -298,7 +344,7 @@ export function pglite(db: PgliteDb, options: PgliteOptions = {}): ConnPool {
  * });
  * ```
  */
-pglite.tx = function tx(tx: Transaction): Tx {
+pglite.tx = function tx(tx: PgliteTransaction): Tx {
   return new ForeignTx(foreign, tx);
 };
 
@@ -315,6 +361,6 @@ pglite.tx = function tx(tx: Transaction): Tx {
  * await tx.query("insert into audit (job) values ($1)", [job.id]);
  * ```
  */
-export function unwrapTx(tx: Tx | null | undefined): Transaction | undefined {
-  return unwrapNative<Transaction>(native, tx);
+export function unwrapTx(tx: Tx | null | undefined): PgliteTransaction | undefined {
+  return unwrapNative<PgliteTransaction>(native, tx);
 }
