@@ -8,24 +8,28 @@
  * your own transaction and the job exists only if your write commits. The `gue_jobs` table is
  * gue v5's, so Go and TypeScript workers can share a queue.
  *
- * @example Enqueue and work a job
- * ```ts ignore
+ * @example Enqueue a job, work it, stop
+ * ```ts
  * import postgres from "postgres";
  * import { Client, WorkerPool } from "@gue/gue";
  * import { postgresjs } from "@gue/gue/adapters/postgresjs";
  *
- * const client = new Client(postgresjs(postgres(Deno.env.get("DATABASE_URL")!)));
- * await client.migrate();
+ * const sql = postgres(process.env.DATABASE_URL!);
+ * const client = new Client(postgresjs(sql));
+ * await client.migrate(); // creates the gue_jobs table once
  *
- * const pool = new WorkerPool(client, {
- *   PrintName: (job) => console.log(`Hello ${job.json<{ name: string }>().name}!`),
- * }, 2, { queue: "name_printer", pollInterval: 500 });
  * const stop = new AbortController();
+ * const pool = new WorkerPool(client, {
+ *   PrintName: (job) => {
+ *     console.log(`Hello ${job.json<{ name: string }>().name}!`);
+ *     stop.abort(); // this example stops after one job
+ *   },
+ * }, 2, { queue: "name_printer", pollInterval: 500 });
  * const running = pool.run(stop.signal);
  *
  * await client.enqueue({ type: "PrintName", queue: "name_printer", args: { name: "gue" } });
- * setTimeout(() => stop.abort(), 2000);
- * await running;
+ * await running; // the workers have stopped, the job's result committed
+ * await sql.end(); // close the connections, or the process keeps running
  * ```
  *
  * @module
