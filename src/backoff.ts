@@ -38,7 +38,7 @@ function checkNumber(value: number, field: string, min: number): number {
  *
  * @example Retry after about 2 s, 4 s, 8 s … at most 1 minute
  * ```ts
- * import { exponentialBackoff } from "./backoff.ts";
+ * import { exponentialBackoff } from "@gue/gue";
  * const backoff = exponentialBackoff({ baseDelay: 1000, multiplier: 2, maxDelay: 60_000 });
  * const first = backoff(1);
  * console.assert(first >= 1600 && first <= 2400);
@@ -73,7 +73,7 @@ export const defaultExponentialBackoff: Backoff = exponentialBackoff();
  *
  * @example
  * ```ts
- * import { constantBackoff } from "./backoff.ts";
+ * import { constantBackoff } from "@gue/gue";
  * console.assert(constantBackoff(5000)(7) === 5000);
  * ```
  */

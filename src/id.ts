@@ -37,14 +37,6 @@ function randomBigInt(bytes: number): bigint {
  * Makes ULIDs that strictly increase, like gue's per-client monotonic entropy: within one
  * millisecond each id's random part is the previous one plus a random step in [1, 2^32), so a
  * client's ids sort in the order it made them (a batch's ids follow the batch order).
- *
- * @example
- * ```ts
- * import { MonotonicUlid } from "./id.ts";
- * const ids = new MonotonicUlid();
- * const a = ids.next(), b = ids.next();
- * console.assert(a < b && a.length === 26);
- * ```
  */
 export class MonotonicUlid {
   #lastTime = -1;
@@ -109,7 +101,7 @@ export function ulidTime(id: string): number {
  *
  * @example
  * ```ts
- * import { randomStringId } from "./id.ts";
+ * import { randomStringId } from "@gue/gue";
  * console.assert(/^[0-9a-f]{6}$/.test(randomStringId()));
  * ```
  */

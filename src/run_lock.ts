@@ -21,7 +21,7 @@ export interface RunState {
  *
  * @example
  * ```ts
- * import { runLock } from "./run_lock.ts";
+ * import { runLock } from "@gue/gue";
  * const state = { running: false };
  * const first = runLock(state, "w1", () => new Promise((r) => setTimeout(r, 10)));
  * await runLock(state, "w1", async () => {}).catch((e) => console.assert(/already running/.test(e.message)));
