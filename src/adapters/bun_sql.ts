@@ -25,10 +25,19 @@
  *
  * @example Enqueue inside your own `sql.begin(...)`
  * ```ts ignore
+ * import { SQL } from "bun";
+ * import { Client } from "@gue/gue";
+ * import { bunSql } from "@gue/gue/adapters/bun_sql";
+ *
+ * const sql = new SQL(process.env.DATABASE_URL!);
+ * const client = new Client(bunSql(sql));
+ * const order = { id: 42, total: 9.99 };
+ * // The order and its receipt job are committed together, or neither is.
  * await sql.begin(async (tx) => {
  *   await tx`insert into orders ${sql(order)}`;
  *   await client.enqueueTx({ type: "SendReceipt", args: { id: order.id } }, bunSql.tx(tx));
  * });
+ * await sql.close();
  * ```
  *
  * @module
@@ -203,7 +212,11 @@ class BunSqlConnPool implements ConnPool {
  * import { SQL } from "bun";
  * import { bunSql } from "@gue/gue/adapters/bun_sql";
  *
- * const client = new Client(bunSql(new SQL(process.env.DATABASE_URL!)));
+ * const sql = new SQL(process.env.DATABASE_URL!);
+ * const client = new Client(bunSql(sql));
+ * await client.migrate();
+ * // … enqueue jobs, run workers; once the workers have stopped, close the pool:
+ * await sql.close();
  * ```
  */
 export function bunSql(sql: BunSqlPool): ConnPool {
@@ -219,8 +232,14 @@ export function bunSql(sql: BunSqlPool): ConnPool {
  *
  * @example
  * ```ts ignore
+ * import { SQL } from "bun";
+ * import { Client } from "@gue/gue";
+ * import { bunSql } from "@gue/gue/adapters/bun_sql";
+ *
+ * const sql = new SQL(process.env.DATABASE_URL!);
+ * const client = new Client(bunSql(sql));
  * await sql.begin(async (tx) => {
- *   await client.enqueueTx({ type: "SendReceipt", args: { id } }, bunSql.tx(tx));
+ *   await client.enqueueTx({ type: "SendReceipt", args: { id: 42 } }, bunSql.tx(tx));
  * });
  * ```
  */
@@ -232,14 +251,22 @@ bunSql.tx = function tx(sql: BunSqlQueryable): Tx {
  * Returns the Bun.SQL handle behind a transaction this adapter made (for example `job.tx()`), so
  * application code can use tagged templates on it.
  *
- * @param tx A transaction from gue.
- * @returns The native handle (a reserved connection, or what was given to `bunSql.tx`), or
- * `undefined` for a transaction of another adapter.
+ * @param tx A transaction from gue, made by this adapter.
+ * @returns The native handle: a reserved connection inside `BEGIN`, or what was given to
+ * `bunSql.tx`.
+ * @throws {TypeError} For a transaction of another adapter.
  *
- * @example
- * ```ts ignore
- * const tx = unwrapTx(job.tx())!;
- * await tx.unsafe("insert into audit (job) values ($1)", [job.id]);
+ * @example Write in the job's transaction
+ * ```ts
+ * import type { WorkMap } from "@gue/gue";
+ * import { unwrapTx } from "@gue/gue/adapters/bun_sql";
+ *
+ * const workMap: WorkMap = {
+ *   Audit: async (job) => {
+ *     // Committed with the job's outcome.
+ *     await unwrapTx(job.tx()).unsafe("insert into audit (job_id) values ($1)", [job.id]);
+ *   },
+ * };
  * ```
  */
 export function unwrapTx(tx: Tx | null | undefined): BunSqlQueryable | undefined {

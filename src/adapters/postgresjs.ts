@@ -5,21 +5,33 @@
  * default and fastest driver. Works on Deno, Bun and Node.
  *
  * @example Wrap a postgres.js pool
- * ```ts ignore
+ * ```ts
  * import postgres from "postgres";
  * import { Client } from "@gue/gue";
  * import { postgresjs } from "@gue/gue/adapters/postgresjs";
  *
- * const sql = postgres(Deno.env.get("DATABASE_URL")!, { max: 10 });
+ * const sql = postgres(process.env.DATABASE_URL!, { max: 10 });
  * const client = new Client(postgresjs(sql));
+ * await client.migrate();
+ * // … enqueue jobs, run workers; once the workers have stopped, close the pool:
+ * await sql.end();
  * ```
  *
  * @example Enqueue inside your own `sql.begin(...)`
- * ```ts ignore
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(process.env.DATABASE_URL!);
+ * const client = new Client(postgresjs(sql));
+ * const order = { id: 42, total: 9.99 };
+ * // The order and its receipt job are committed together, or neither is.
  * await sql.begin(async (tx) => {
  *   await tx`insert into orders ${sql(order)}`;
  *   await client.enqueueTx({ type: "SendReceipt", args: { id: order.id } }, postgresjs.tx(tx));
  * });
+ * await sql.end();
  * ```
  *
  * @module
@@ -178,13 +190,23 @@ postgresjs.tx = function tx(sql: AnySql): Tx {
  * Returns the postgres.js handle behind a transaction this adapter made (for example `job.tx()`),
  * so application code can use tagged templates on it.
  *
- * @param tx A transaction from gue.
- * @returns The native handle, or `undefined` for a transaction of another adapter.
+ * @param tx A transaction from gue, made by this adapter.
+ * @returns The native handle: a reserved connection inside `BEGIN`, or what was given to
+ * `postgresjs.tx`.
+ * @throws {TypeError} For a transaction of another adapter.
  *
- * @example
- * ```ts ignore
- * const tx = unwrapTx(job.tx()!)!;
- * await tx`insert into audit ${sql({ job: job.id })}`;
+ * @example Write in the job's transaction with tagged templates
+ * ```ts
+ * import type { WorkMap } from "@gue/gue";
+ * import { unwrapTx } from "@gue/gue/adapters/postgresjs";
+ *
+ * const workMap: WorkMap = {
+ *   Audit: async (job) => {
+ *     const sql = unwrapTx(job.tx());
+ *     // Committed with the job's outcome.
+ *     await sql`insert into audit ${sql({ job_id: job.id, msg: job.json<{ msg: string }>().msg })}`;
+ *   },
+ * };
  * ```
  */
 export function unwrapTx(
