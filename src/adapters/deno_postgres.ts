@@ -78,10 +78,16 @@ export interface DenoPostgresTransaction extends DenoPostgresQueryable {
 
 /** A connection taken from the pool with `pool.connect()`. */
 export interface DenoPostgresPoolClient extends DenoPostgresQueryable {
+  /** True while the driver holds an open connection; the pool reconnects a client when false. */
+  readonly connected: boolean;
+  /** Opens the connection when `connected` is false; the pool calls it on checkout. */
+  connect(): Promise<void>;
   /** Makes a transaction on this connection; `begin()` starts it. */
   createTransaction(name: string): DenoPostgresTransaction;
   /** Returns the connection to the pool. */
   release(): void;
+  /** Closes the connection. */
+  end(): Promise<void>;
 }
 
 /** The members of a deno-postgres `Pool` (`new Pool(url, size, lazy)`) this adapter uses. */
@@ -105,6 +111,50 @@ interface PostgresErrorLike extends Error {
 function isPostgresError(err: unknown): err is PostgresErrorLike {
   return err instanceof Error && typeof (err as Partial<PostgresErrorLike>).fields === "object" &&
     typeof (err as PostgresErrorLike).fields?.code === "string";
+}
+
+/**
+ * True when `err` (from the driver) means the connection itself is gone: anything that is not a
+ * server error (`BrokenPipe`, `ConnectionReset`, the driver's `ConnectionError`), or a server
+ * error that ends the session (severity FATAL or PANIC, as after `pg_terminate_backend`).
+ */
+function connectionLost(err: unknown): boolean {
+  const pgErr = isPostgresError(err)
+    ? err
+    : err instanceof Error && isPostgresError(err.cause)
+    ? err.cause
+    : undefined;
+  if (!pgErr) return true;
+  const severity = pgErr.fields.severity;
+  return severity === "FATAL" || severity === "PANIC";
+}
+
+/**
+ * Makes the pool open a new connection for `client` the next time it hands it out.
+ *
+ * deno-postgres 0.19 never replaces a `PoolClient`: its pool keeps the same client objects and
+ * reconnects one only when its `connected` reads false. After the server ended a connection
+ * (`pg_terminate_backend`, a restart) `connected` stays true and every statement and `end()`
+ * throws `BrokenPipe` (denodrivers/postgres#436), so a client given back as it is would fail
+ * every later checkout. Shadowing `connected` with false until the pool's `connect()` has run
+ * makes the driver's own reconnect (which first closes the dead socket) open a fresh session.
+ */
+function reconnectOnNextUse(client: DenoPostgresPoolClient): void {
+  const own = client as unknown as Record<string, unknown>;
+  const connect = client.connect;
+  Object.defineProperty(own, "connected", { configurable: true, get: () => false });
+  Object.defineProperty(own, "connect", {
+    configurable: true,
+    writable: true,
+    value: async function reconnect(): Promise<void> {
+      try {
+        await connect.call(client);
+      } finally {
+        delete own.connected;
+        delete own.connect;
+      }
+    },
+  });
 }
 
 /** The server's error, unwrapped from a TransactionError, with its fields where gue reads them. */
@@ -148,17 +198,24 @@ const foreign: ForeignTxAdapter<DenoPostgresTransaction> = {
 
 let txNames = 0;
 
+/** Gives a client back: to the pool, or closed when the pool is; `lost` when its connection died. */
+type GiveBack = (client: DenoPostgresPoolClient, lost: boolean) => Promise<void>;
+
 /** Our transaction: a pool client running a driver transaction, released when it ends. */
 class ClientTx implements DenoPostgresTx {
   readonly [native]: DenoPostgresTransaction;
   readonly #client: DenoPostgresPoolClient;
+  readonly #giveBack: GiveBack;
   #ended = false;
   /** A statement failed: the driver already ended the transaction on the server. */
   #aborted?: unknown;
+  /** The connection died while we held it: it must not go back into the pool as it is. */
+  #lost = false;
 
-  constructor(client: DenoPostgresPoolClient, tx: DenoPostgresTransaction) {
+  constructor(client: DenoPostgresPoolClient, tx: DenoPostgresTransaction, giveBack: GiveBack) {
     this.#client = client;
     this[native] = tx;
+    this.#giveBack = giveBack;
   }
 
   async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -178,6 +235,7 @@ class ClientTx implements DenoPostgresTx {
       return await run<R>(this[native], text, params);
     } catch (err) {
       if (isPostgresError(err)) this.#aborted = err;
+      if (connectionLost(err)) this.#lost = true;
       throw err;
     }
   }
@@ -193,9 +251,10 @@ class ClientTx implements DenoPostgresTx {
       }
       await this[native].commit();
     } catch (err) {
+      if (!this.#aborted && connectionLost(err)) this.#lost = true;
       throw normalise(err);
     } finally {
-      this.#client.release();
+      await this.#giveBack(this.#client, this.#lost);
     }
   }
 
@@ -205,9 +264,10 @@ class ClientTx implements DenoPostgresTx {
     try {
       if (!this.#aborted) await this[native].rollback();
     } catch {
-      // The connection may be gone (terminated backend): the server rolled back already.
+      // The connection is gone (terminated backend): the server rolled back already.
+      this.#lost = true;
     } finally {
-      this.#client.release();
+      await this.#giveBack(this.#client, this.#lost);
     }
   }
 }
@@ -223,32 +283,62 @@ class DenoPostgresConnPool implements ConnPool {
   }
 
   async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
+    let lost = false;
     try {
       return await run<R>(client, text, params);
+    } catch (err) {
+      lost = connectionLost(err);
+      throw err;
     } finally {
-      client.release();
+      await this.#giveBack(client, lost);
     }
   }
 
   async begin(): Promise<Tx> {
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     // Names only label the driver's messages; one connection runs one transaction at a time.
     const tx = client.createTransaction(`gue_${++txNames}`);
     try {
       await tx.begin();
     } catch (err) {
-      client.release();
+      await this.#giveBack(client, connectionLost(err));
       throw normalise(err);
     }
-    return new ClientTx(client, tx);
+    return new ClientTx(client, tx, this.#giveBack);
   }
+
+  async #connect(): Promise<DenoPostgresPoolClient> {
+    // The driver's connect() reopens an ended pool, so a closed pool must refuse work itself.
+    if (this.#closed) throw closedError();
+    const client = await this.#pool.connect();
+    if (this.#closed) {
+      await this.#giveBack(client, false);
+      throw closedError();
+    }
+    return client;
+  }
+
+  readonly #giveBack: GiveBack = async (client, lost) => {
+    if (this.#closed) {
+      // The driver's end() closed only the idle connections, and its release() would now push
+      // onto a pool that no longer exists: close this one here.
+      await client.end().catch(() => {});
+      return;
+    }
+    if (lost) reconnectOnNextUse(client);
+    client.release();
+  };
 
   close(): Promise<void> {
     // deno-postgres throws on a second end(); ours is idempotent.
     this.#closed ??= this.#pool.end();
     return this.#closed;
   }
+}
+
+function closedError(): Error {
+  return new Error("denoPostgres: the pool is closed; no statement runs after close()");
 }
 
 /**
