@@ -4,8 +4,8 @@
  * they are not done within 30 s).
  */
 import postgres from "postgres";
-import { Client, constantBackoff, type Job, WorkerPool } from "../mod.ts";
-import { postgresjs } from "../src/adapters/postgresjs.ts";
+import { Client, constantBackoff, type Job, WorkerPool } from "@gue/gue";
+import { postgresjs } from "@gue/gue/adapters/postgresjs";
 import { exampleDatabase } from "./_database.ts";
 
 const started = Date.now();
@@ -18,7 +18,6 @@ const database = await exampleDatabase(say);
 const sql = postgres(database.url, { max: 5, onnotice: () => {} });
 // A short constant backoff so the demo shows a retry within seconds (the default is 1.6 s, ×1.6).
 const client = new Client(postgresjs(sql), { backoff: constantBackoff(1000) });
-let exitCode = 0;
 try {
   const applied = await client.migrate();
   say(applied.length ? `migrated: applied ${applied.join(", ")}` : "schema is current");
@@ -82,10 +81,9 @@ try {
   if (left === 0) say(`all ${jobs.length} jobs done; the pool stopped`);
   else {
     say(`${left} jobs not done within 30 s`);
-    exitCode = 1;
+    process.exitCode = 1;
   }
 } finally {
   await sql.end();
   await database.release();
 }
-process.exit(exitCode);

@@ -4,8 +4,8 @@
  * Environment: `DATABASE_URL` (required), `GUE_QUEUE` (default "").
  */
 import postgres from "postgres";
-import { Client } from "../mod.ts";
-import { postgresjs } from "../src/adapters/postgresjs.ts";
+import { Client } from "@gue/gue";
+import { postgresjs } from "@gue/gue/adapters/postgresjs";
 
 const url = process.env.DATABASE_URL;
 if (!url) {

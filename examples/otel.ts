@@ -16,8 +16,8 @@ import {
 } from "@opentelemetry/sdk-metrics";
 import { ConsoleSpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import postgres from "postgres";
-import { Client, WorkerPool } from "../mod.ts";
-import { postgresjs } from "../src/adapters/postgresjs.ts";
+import { Client, WorkerPool } from "@gue/gue";
+import { postgresjs } from "@gue/gue/adapters/postgresjs";
 import { exampleDatabase } from "./_database.ts";
 
 const say = (line: string) => console.log(`# ${line}`);
@@ -39,7 +39,6 @@ const tracer = tracerProvider.getTracer("gue-example");
 const database = await exampleDatabase(say);
 const sql = postgres(database.url, { max: 5, onnotice: () => {} });
 const client = new Client(postgresjs(sql), { meter, queueDepth: { interval: 0 } });
-let exitCode = 0;
 try {
   await client.migrate();
   const queue = "otel_example";
@@ -88,7 +87,7 @@ try {
   await running;
   if (worked < jobs.length) {
     say(`only ${worked} of ${jobs.length} jobs worked within 30 s`);
-    exitCode = 1;
+    process.exitCode = 1;
   } else say(`worked ${worked} jobs (the failed one waits for its retry); metrics follow`);
 } finally {
   // Shutting down exports the metrics a last time: here, the one time they are printed. The
@@ -98,4 +97,3 @@ try {
   await sql.end();
   await database.release();
 }
-process.exit(exitCode);

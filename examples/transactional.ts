@@ -3,8 +3,8 @@
  * `deno run -A examples/transactional.ts` (uses DATABASE_URL, or a throwaway server).
  */
 import postgres from "postgres";
-import { Client } from "../mod.ts";
-import { postgresjs } from "../src/adapters/postgresjs.ts";
+import { Client } from "@gue/gue";
+import { postgresjs } from "@gue/gue/adapters/postgresjs";
 import { exampleDatabase } from "./_database.ts";
 
 const database = await exampleDatabase(console.log);

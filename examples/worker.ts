@@ -6,8 +6,8 @@
  * `GUE_POLL_INTERVAL` ms (default 1000). Enqueue work with `deno run -A examples/enqueue.ts`.
  */
 import postgres from "postgres";
-import { Client, WorkerPool } from "../mod.ts";
-import { postgresjs } from "../src/adapters/postgresjs.ts";
+import { Client, WorkerPool } from "@gue/gue";
+import { postgresjs } from "@gue/gue/adapters/postgresjs";
 
 const url = process.env.DATABASE_URL;
 if (!url) {
@@ -52,4 +52,3 @@ console.log(`gue worker pool: ${workers} workers on queue ${JSON.stringify(queue
 await pool.run(stop.signal);
 await sql.end();
 console.log("stopped");
-process.exit(0);
