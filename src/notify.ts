@@ -1,0 +1,230 @@
+/**
+ * Telling workers that jobs were enqueued: the payload of the notifications on the `gue_jobs`
+ * channel, and the coalescing that keeps a burst of enqueues to a bounded number of NOTIFYs.
+ *
+ * One channel for every queue, not one per queue: a channel name is an identifier of at most 63
+ * bytes, while a queue name is any text, so per-queue channels would need hashed names and a
+ * LISTEN per queue on every listening connection. The payload names the queue instead, and a
+ * listener drops what its workers do not work. Few queues per database is the common case, and
+ * the coalescing below bounds what an idle listener receives.
+ *
+ * A NOTIFY takes a database-wide lock at commit and holds it while the commit's WAL is flushed,
+ * so commits that notify run one at a time. Enqueues on the pool therefore carry a NOTIFY in
+ * their INSERT only while no other notifying statement of the same client is in flight; the
+ * others wait in a pending set that one standalone NOTIFY sends when the statement in flight
+ * settles. Enqueues inside the application's transaction always carry their own, so the
+ * notification is delivered only if that transaction commits.
+ *
+ * @module
+ */
+import type { Queryable } from "./adapter.ts";
+import { type Logger, safeLog } from "./logger.ts";
+
+/** The channel gue's enqueues notify and its workers listen on. */
+export const NOTIFY_CHANNEL = "gue_jobs";
+
+/** Postgres refuses payloads of 8000 bytes or more; ours stay well below. */
+const MAX_PAYLOAD_BYTES = 7_900;
+
+const encoder = new TextEncoder();
+
+/** What one notification says: `count` jobs of `queue`, due at `runAt` (0: now). */
+export interface Notice {
+  /**
+   * The queue, or `undefined` for "any queue" (a queue name too long for a payload): every
+   * queue with idle workers gets one woken.
+   */
+  queue: string | undefined;
+  /** How many jobs, as a hint of how many idle workers to wake. At least 1. */
+  count: number;
+  /** When the jobs are due, in ms since the epoch; 0 when they are due now. */
+  runAt: number;
+}
+
+/**
+ * The payload of a {@linkcode Notice}: `count|runAt|queue`. The queue comes last because it may
+ * contain `|`. Identical payloads in one transaction are delivered once (Postgres drops the
+ * duplicates), which is what repeated `enqueueTx` calls for one queue want.
+ *
+ * @param notice What to say.
+ * @returns The payload text.
+ */
+export function noticePayload(notice: Notice): string {
+  const head = `${notice.count}|${notice.runAt}|`;
+  if (notice.queue === undefined) return head.slice(0, -1);
+  const payload = head + notice.queue;
+  // Every character takes at most 3 bytes in UTF-8: only long names need the exact count.
+  if (
+    payload.length * 3 > MAX_PAYLOAD_BYTES && encoder.encode(payload).length > MAX_PAYLOAD_BYTES
+  ) {
+    return head.slice(0, -1);
+  }
+  return payload;
+}
+
+/**
+ * Reads a payload. Anything that is not `count|runAt|queue` (for example a plain
+ * `NOTIFY gue_jobs, 'emails'` from SQL) is taken as the name of a queue with one job due now;
+ * `count|runAt` without a queue means any queue.
+ *
+ * @param payload The notification's payload.
+ * @returns What it says.
+ */
+export function parseNoticePayload(payload: string): Notice {
+  const first = payload.indexOf("|");
+  const second = first < 0 ? -1 : payload.indexOf("|", first + 1);
+  const count = Number(payload.slice(0, first));
+  const runAt = Number(payload.slice(first + 1, second < 0 ? undefined : second));
+  if (
+    first <= 0 || !Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(runAt) ||
+    runAt < 0 || first + 1 === (second < 0 ? payload.length : second)
+  ) {
+    return { queue: payload, count: 1, runAt: 0 };
+  }
+  return { queue: second < 0 ? undefined : payload.slice(second + 1), count, runAt };
+}
+
+/** The part of a job a notice needs. */
+export interface NoticeJob {
+  /** The job's queue. */
+  queue: string;
+  /** When it is due. */
+  runAt: Date;
+}
+
+/**
+ * Groups jobs into notices: per queue, one for the jobs due by `now` (runAt 0) and one for the
+ * later ones (runAt the earliest of them).
+ *
+ * @param jobs The jobs of one statement or batch.
+ * @param now The enqueue's clock, in ms.
+ * @returns One or two notices per queue.
+ */
+export function noticesFor(jobs: readonly NoticeJob[], now: number): Notice[] {
+  const byKey = new Map<string, Notice>();
+  for (const job of jobs) addNotice(byKey, job.queue, job.runAt.getTime(), now, 1);
+  return [...byKey.values()];
+}
+
+function addNotice(
+  into: Map<string, Notice>,
+  queue: string | undefined,
+  runAt: number,
+  now: number,
+  count: number,
+): void {
+  const due = runAt <= now;
+  const key = `${due ? "d" : "l"}${queue === undefined ? "*" : "q" + queue}`;
+  const seen = into.get(key);
+  if (seen === undefined) into.set(key, { queue, count, runAt: due ? 0 : runAt });
+  else {
+    seen.count += count;
+    if (!due && runAt < seen.runAt) seen.runAt = runAt;
+  }
+}
+
+/**
+ * Sends the notices of one client's enqueues on its pool with at most one notifying statement in
+ * flight. {@linkcode NotifyCoalescer.claim} says whether an enqueue statement may carry its own
+ * notices; when it may not, they wait, and {@linkcode NotifyCoalescer.release} sends all that
+ * waited in one standalone statement.
+ *
+ * @example
+ * ```ts ignore
+ * const inline = coalescer.claim(notices); // [] when another notifying statement is in flight
+ * try {
+ *   await pool.query(jobInsertNotify(rows, inline.length), [...params, ...inline.map(noticePayload)]);
+ * } finally {
+ *   coalescer.release(inline.length > 0);
+ * }
+ * ```
+ */
+export class NotifyCoalescer {
+  readonly #on: Queryable;
+  readonly #statement: (payloads: number) => string;
+  readonly #logger: Logger;
+  #inFlight = false;
+  #pending = new Map<string, Notice>();
+  #idle: Promise<void> = Promise.resolve();
+
+  /**
+   * @param on Where standalone notifications are sent (the client's pool).
+   * @param statement The standalone NOTIFY statement for a number of payloads (`$1`…`$n`).
+   * @param logger Where a failed standalone NOTIFY is logged.
+   */
+  constructor(on: Queryable, statement: (payloads: number) => string, logger: Logger) {
+    this.#on = on;
+    this.#statement = statement;
+    this.#logger = logger;
+  }
+
+  /**
+   * Claims the right to notify for one enqueue statement.
+   *
+   * @param notices The statement's notices.
+   * @returns `notices` when the statement must carry them (then call `release(true)` once it
+   * settled), or an empty array when they were queued (then call `release(false)`, or nothing).
+   */
+  claim(notices: Notice[]): Notice[] {
+    if (notices.length === 0) return notices;
+    if (!this.#inFlight) {
+      this.#inFlight = true;
+      return notices;
+    }
+    const now = Date.now();
+    for (const n of notices) addNotice(this.#pending, n.queue, n.runAt || now, now, n.count);
+    return [];
+  }
+
+  /**
+   * Ends a claim: after the statement that carried notices settled (committed or failed), sends
+   * what waited meanwhile.
+   *
+   * @param carried Whether the statement carried the notices `claim` returned.
+   */
+  release(carried: boolean): void {
+    if (!carried) return;
+    this.#inFlight = false;
+    if (this.#pending.size > 0) this.#idle = this.#flush();
+  }
+
+  /** Resolves when no standalone NOTIFY is in flight; for tests and shutdown. */
+  settled(): Promise<void> {
+    return this.#idle;
+  }
+
+  async #flush(): Promise<void> {
+    this.#inFlight = true;
+    try {
+      while (this.#pending.size > 0) {
+        const payloads = [...this.#pending.values()].map(noticePayload);
+        this.#pending = new Map();
+        try {
+          await this.#on.query(this.#statement(payloads.length), payloads);
+        } catch (err) {
+          // The jobs are committed: polling finds them. Only their wake-up is lost.
+          safeLog(this.#logger, "error", "Failed to notify workers of enqueued jobs", {
+            error: err,
+          });
+        }
+      }
+    } finally {
+      this.#inFlight = false;
+    }
+  }
+}
+
+/**
+ * `$first`…`$first+count-1` sent on {@linkcode NOTIFY_CHANNEL}, one notification each.
+ *
+ * @param first The first parameter's number.
+ * @param count How many payloads.
+ * @returns A SELECT that notifies.
+ */
+export function notifySelect(first: number, count: number): string {
+  const values: string[] = [];
+  for (let i = 0; i < count; i++) values.push(`($${first + i}::text)`);
+  return `SELECT pg_notify('${NOTIFY_CHANNEL}', n) FROM (VALUES ${
+    values.join(", ")
+  }) AS notices(n)`;
+}

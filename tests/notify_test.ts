@@ -1,0 +1,166 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { noopLogger } from "../src/logger.ts";
+import {
+  noticePayload,
+  noticesFor,
+  NotifyCoalescer,
+  notifySelect,
+  parseNoticePayload,
+} from "../src/notify.ts";
+import { createTestDatabase, type TestDatabase } from "./_db.ts";
+import { countNotifications } from "./_notifications.ts";
+import type { Queryable } from "../src/adapter.ts";
+
+describe("notification payloads", () => {
+  test("round-trip count, runAt and a queue that contains the separator", () => {
+    for (
+      const notice of [
+        { queue: "emails", count: 3, runAt: 0 },
+        { queue: "", count: 1, runAt: 0 },
+        { queue: "a|b|c", count: 7, runAt: 1_764_000_000_123 },
+        { queue: "ünïcödé", count: 1, runAt: 0 },
+      ]
+    ) {
+      assert.deepEqual(parseNoticePayload(noticePayload(notice)), notice);
+    }
+  });
+
+  test("a plain NOTIFY with a queue name means one job of that queue, due now", () => {
+    assert.deepEqual(parseNoticePayload("emails"), { queue: "emails", count: 1, runAt: 0 });
+    assert.deepEqual(parseNoticePayload("x|y"), { queue: "x|y", count: 1, runAt: 0 });
+    assert.deepEqual(parseNoticePayload(""), { queue: "", count: 1, runAt: 0 });
+  });
+
+  test("a queue name too long for a payload becomes 'any queue'", () => {
+    const payload = noticePayload({ queue: "q".repeat(8000), count: 2, runAt: 0 });
+    assert.equal(payload, "2|0");
+    assert.deepEqual(parseNoticePayload(payload), { queue: undefined, count: 2, runAt: 0 });
+    const multibyte = noticePayload({ queue: "é".repeat(3000), count: 1, runAt: 0 });
+    assert.ok(new TextEncoder().encode(multibyte).length < 8000, "under Postgres' limit");
+  });
+
+  test("noticesFor() groups per queue: jobs due now, and later ones at the earliest runAt", () => {
+    const now = 1_000_000;
+    const at = (ms: number) => new Date(ms);
+    const notices = noticesFor([
+      { queue: "a", runAt: at(now) },
+      { queue: "a", runAt: at(now - 5) },
+      { queue: "b", runAt: at(now + 500) },
+      { queue: "b", runAt: at(now + 100) },
+      { queue: "a", runAt: at(now + 300) },
+    ], now);
+    assert.deepEqual(notices, [
+      { queue: "a", count: 2, runAt: 0 },
+      { queue: "b", count: 2, runAt: now + 100 },
+      { queue: "a", count: 1, runAt: now + 300 },
+    ]);
+  });
+});
+
+describe("NOTIFY delivery", () => {
+  let db: TestDatabase;
+  let sql: postgres.Sql;
+  before(async () => {
+    db = await createTestDatabase();
+    sql = postgres(db.url, { max: 20, onnotice: () => {} });
+  });
+  after(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  test("a notification sent in a transaction is delivered only if it commits", async () => {
+    const counter = await countNotifications(db.url);
+    try {
+      await sql.begin(async (tx) => {
+        await tx.unsafe(notifySelect(1, 1), ["1|0|rolled-back"]);
+        throw new Error("roll back");
+      }).catch(() => {});
+      await sql.begin((tx) => tx.unsafe(notifySelect(1, 2), ["1|0|a", "1|0|b"]));
+      assert.deepEqual(await counter.settle(), ["1|0|a", "1|0|b"]);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  test("identical payloads in one transaction are delivered once", async () => {
+    const counter = await countNotifications(db.url);
+    try {
+      await sql.begin(async (tx) => {
+        for (let i = 0; i < 50; i++) await tx.unsafe(notifySelect(1, 1), ["1|0|same"]);
+      });
+      assert.deepEqual(await counter.settle(), ["1|0|same"]);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  test("NotifyCoalescer: 200 concurrent enqueues send at most a handful of notifications", async () => {
+    const counter = await countNotifications(db.url);
+    const pool: Queryable = {
+      query: async (text, params) => {
+        const rows = await sql.unsafe(text, params as string[]);
+        return { rows: [...rows] as never[], rowCount: rows.count };
+      },
+    };
+    const coalescer = new NotifyCoalescer(pool, (n) => notifySelect(1, n), noopLogger);
+    let inline = 0;
+    try {
+      await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+        const notices = coalescer.claim([{ queue: `q${i % 2}`, count: 1, runAt: 0 }]);
+        inline += notices.length;
+        try {
+          // Stands in for the INSERT that carries the notices of the claim that got them.
+          await pool.query("SELECT pg_sleep(0.001)");
+          if (notices.length > 0) await pool.query(notifySelect(1, 1), [noticePayload(notices[0])]);
+        } finally {
+          coalescer.release(notices.length > 0);
+        }
+      }));
+      await coalescer.settled();
+      const payloads = await counter.settle();
+      const jobs = payloads.map(parseNoticePayload).reduce((sum, n) => sum + n.count, 0);
+      assert.equal(jobs, 200, `every job is counted once: ${payloads.join(", ")}`);
+      assert.ok(inline >= 1);
+      assert.ok(payloads.length <= 10, `${payloads.length} notifications for 200 enqueues`);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  test("NotifyCoalescer: a failed standalone NOTIFY is logged and the next one still goes out", async () => {
+    const errors: string[] = [];
+    let fail = true;
+    const counter = await countNotifications(db.url);
+    const pool: Queryable = {
+      query: async (text, params) => {
+        if (fail) {
+          fail = false;
+          throw new Error("connection lost");
+        }
+        const rows = await sql.unsafe(text, params as string[]);
+        return { rows: [...rows] as never[], rowCount: rows.count };
+      },
+    };
+    const logger = { ...noopLogger, error: (msg: string) => errors.push(msg) };
+    const coalescer = new NotifyCoalescer(pool, (n) => notifySelect(1, n), logger);
+    try {
+      const first = coalescer.claim([{ queue: "a", count: 1, runAt: 0 }]);
+      assert.equal(first.length, 1);
+      assert.deepEqual(coalescer.claim([{ queue: "b", count: 1, runAt: 0 }]), []);
+      coalescer.release(true);
+      await coalescer.settled();
+      assert.deepEqual(errors, ["Failed to notify workers of enqueued jobs"]);
+      const again = coalescer.claim([{ queue: "c", count: 1, runAt: 0 }]);
+      assert.equal(again.length, 1, "the claim is free again after the failure");
+      assert.deepEqual(coalescer.claim([{ queue: "d", count: 2, runAt: 0 }]), []);
+      coalescer.release(true);
+      await coalescer.settled();
+      assert.deepEqual(await counter.settle(), ["2|0|d"]);
+    } finally {
+      await counter.close();
+    }
+  });
+});
