@@ -1,6 +1,13 @@
 /**
- * Scenario 4: latency from `enqueue` to the start of the handler, with idle workers.
+ * Scenario 4: latency from `enqueue` to the start of the handler, with idle workers, woken by
+ * LISTEN/NOTIFY and, for comparison, by polling alone; and how late a job scheduled with `runAt`
+ * starts.
  *
+ * Woken workers: a `WorkerPool` of 1 and one of 8 on a queue of their own, at the default poll
+ * interval; jobs are enqueued one at a time, 5–25 ms apart (as the peers' probes do), each after
+ * the previous one started.
+ *
+ * Polling only (listening off):
  * A polling worker that finds its queue empty sleeps `pollInterval`, so a job waits on average
  * half an interval: measuring 200 jobs one after another at the default 5 s would take minutes.
  * Instead the bench runs many probes side by side, each a queue of its own with one idle worker
@@ -15,13 +22,15 @@
  */
 import type { BenchConfig } from "../config.ts";
 import { NOOP_TYPE } from "../backlog.ts";
-import { createBenchDatabase, warmPool } from "../db.ts";
+import { connect, createBenchDatabase, warmPool } from "../db.ts";
 import { sleep } from "../meter.ts";
-import { openClient } from "../ours.ts";
+import { postgresjs } from "../../src/adapters/postgresjs.ts";
+import type { ClientOptions } from "../../src/client.ts";
 import { progress } from "../progress.ts";
 import type { LatencyCell } from "../results.ts";
 import { percentile, summarize } from "../stats.ts";
-import { type Client, WorkerPool } from "../../mod.ts";
+import { Client, WorkerPool } from "../../mod.ts";
+import type { Sql } from "../db.ts";
 
 /** The library's default poll interval (DESIGN.md: 5000 ms), measured by passing no option. */
 const LIBRARY_DEFAULT_POLL_MS = 5_000;
@@ -29,6 +38,132 @@ const LIBRARY_DEFAULT_POLL_MS = 5_000;
 const BUDGET_MS = 2_500;
 /** A job that has not started after this long means something is broken. */
 const STUCK_MS = 60_000;
+/** Scheduled jobs of one repetition are due at random moments over this span. */
+const SCHEDULE_SPAN_MS = 4_000;
+
+/** A client on `sql` with listening on or off, migrated. */
+export async function clientWithWakeup(sql: Sql, listen: boolean): Promise<Client> {
+  const options: ClientOptions & { listen?: boolean } = { listen };
+  const client = new Client(postgresjs(sql), options);
+  await client.migrate();
+  return client;
+}
+
+/** Resolves when `started` has been called for `key`, or rejects after {@linkcode STUCK_MS}. */
+function startOf(started: Map<string, (t: number) => void>, key: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${key}: job not started in ${STUCK_MS} ms`)),
+      STUCK_MS,
+    );
+    Deno.unrefTimer(timer);
+    started.set(key, (t) => {
+      clearTimeout(timer);
+      started.delete(key);
+      resolve(t);
+    });
+  });
+}
+
+/**
+ * Latency with listening on: an idle pool of `size` workers on one queue at the default poll
+ * interval; `config.latencyJobs` jobs per repetition, one at a time, 5–25 ms apart.
+ */
+async function measureWoken(
+  client: Client,
+  config: BenchConfig,
+  size: number,
+): Promise<Omit<LatencyCell, "setting">> {
+  const queue = `woken_${size}`;
+  const started = new Map<string, (t: number) => void>();
+  const pool = new WorkerPool(
+    client,
+    {
+      [NOOP_TYPE]: () => started.get(queue)?.(performance.now()),
+    },
+    size,
+    { queue },
+  );
+  const stop = new AbortController();
+  const running = pool.run(stop.signal);
+  const perRep: number[][] = [];
+  try {
+    // The pool's first polls find nothing; its workers are idle from then on.
+    await sleep(200);
+    for (let rep = 0; rep < config.reps; rep++) {
+      const latencies: number[] = [];
+      for (let j = 0; j < config.latencyJobs; j++) {
+        await sleep(5 + Math.random() * 20);
+        const handlerStart = startOf(started, queue);
+        const t0 = performance.now();
+        await client.enqueue({ type: NOOP_TYPE, queue, args: {} });
+        latencies.push((await handlerStart) - t0);
+      }
+      perRep.push(latencies.sort((a, b) => a - b));
+    }
+  } finally {
+    stop.abort();
+    await running;
+  }
+  return {
+    pollIntervalMs: LIBRARY_DEFAULT_POLL_MS,
+    jobsPerRep: config.latencyJobs,
+    p50: summarize(perRep.map((l) => percentile(l, 50))),
+    p95: summarize(perRep.map((l) => percentile(l, 95))),
+    p99: summarize(perRep.map((l) => percentile(l, 99))),
+  };
+}
+
+/**
+ * Lateness of scheduled jobs: `config.latencyJobs` jobs per repetition, enqueued at once with
+ * `runAt` spread at random over {@linkcode SCHEDULE_SPAN_MS}, worked by an idle pool of 1 at the
+ * default poll interval; the figure is handler start minus `runAt`, on the same clock.
+ */
+async function measureScheduled(
+  client: Client,
+  config: BenchConfig,
+): Promise<Omit<LatencyCell, "setting">> {
+  const queue = "scheduled";
+  const started = new Map<string, (t: number) => void>();
+  const pool = new WorkerPool(
+    client,
+    {
+      [NOOP_TYPE]: (job) => started.get(job.id)?.(Date.now()),
+    },
+    1,
+    { queue },
+  );
+  const stop = new AbortController();
+  const running = pool.run(stop.signal);
+  const perRep: number[][] = [];
+  try {
+    await sleep(200);
+    for (let rep = 0; rep < config.reps; rep++) {
+      const base = Date.now() + 300;
+      const jobs = Array.from({ length: config.latencyJobs }, () => ({
+        type: NOOP_TYPE,
+        queue,
+        args: {},
+        runAt: new Date(base + Math.random() * SCHEDULE_SPAN_MS),
+      }));
+      const stored = await client.enqueueBatch(jobs);
+      const lateness = await Promise.all(
+        stored.map(async (job) => (await startOf(started, job.id)) - job.runAt.getTime()),
+      );
+      perRep.push(lateness.sort((a, b) => a - b));
+    }
+  } finally {
+    stop.abort();
+    await running;
+  }
+  return {
+    pollIntervalMs: LIBRARY_DEFAULT_POLL_MS,
+    jobsPerRep: config.latencyJobs,
+    p50: summarize(perRep.map((l) => percentile(l, 50))),
+    p95: summarize(perRep.map((l) => percentile(l, 95))),
+    p99: summarize(perRep.map((l) => percentile(l, 99))),
+  };
+}
 
 /** Measures one poll interval; `pollInterval` undefined means the library's default. */
 async function measureSetting(
@@ -101,27 +236,42 @@ async function measureSetting(
 }
 
 /**
- * Runs scenario 4 at the library's default poll interval and at `config.shortPollMs`.
+ * Runs scenario 4: woken workers (pools of 1 and 8), scheduled jobs' lateness, then polling only
+ * at the library's default poll interval and at `config.shortPollMs`.
  *
  * @param config The bench parameters.
  */
 export async function runLatencyScenario(config: BenchConfig): Promise<LatencyCell[]> {
   const db = await createBenchDatabase(config.databaseUrl, "latency");
-  const { client, sql } = await openClient(db.url, 20);
+  const sql = connect(db.url, 20);
   const cells: LatencyCell[] = [];
+  const record = (cell: LatencyCell) => {
+    cells.push(cell);
+    progress(
+      `  latency, ${cell.setting}: p50 ${cell.p50.median.toFixed(1)} ms, ` +
+        `p95 ${cell.p95.median.toFixed(1)} ms, p99 ${cell.p99.median.toFixed(1)} ms`,
+    );
+  };
   try {
     await warmPool(sql, 20);
+    const woken = await clientWithWakeup(sql, true);
+    for (const size of [1, 8]) {
+      record({
+        setting: `LISTEN/NOTIFY, idle pool of ${size}`,
+        ...await measureWoken(woken, config, size),
+      });
+    }
+    record({
+      setting: "scheduled: handler start − runAt, idle pool of 1",
+      ...await measureScheduled(woken, config),
+    });
+    const polling = await clientWithWakeup(sql, false);
     const settings: [string, number | undefined][] = [
-      [`default poll (${LIBRARY_DEFAULT_POLL_MS} ms)`, undefined],
-      [`short poll (${config.shortPollMs} ms)`, config.shortPollMs],
+      [`poll only, default poll (${LIBRARY_DEFAULT_POLL_MS} ms)`, undefined],
+      [`poll only, short poll (${config.shortPollMs} ms)`, config.shortPollMs],
     ];
     for (const [setting, pollInterval] of settings) {
-      const cell = { setting, ...await measureSetting(client, config, pollInterval) };
-      cells.push(cell);
-      progress(
-        `  latency, ${setting}: p50 ${cell.p50.median.toFixed(1)} ms, ` +
-          `p95 ${cell.p95.median.toFixed(1)} ms, p99 ${cell.p99.median.toFixed(1)} ms`,
-      );
+      record({ setting, ...await measureSetting(polling, config, pollInterval) });
     }
   } finally {
     await sql.end();
