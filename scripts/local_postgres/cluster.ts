@@ -15,7 +15,7 @@ import { chownSync, existsSync, rmSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Binaries } from "./binaries.ts";
-import { type Command, run, shellQuote, tail } from "./commands.ts";
+import { type Command, run, type RunResult, shellQuote, tail } from "./commands.ts";
 import { asServerUser, type ServerUser, tempParent } from "./server_user.ts";
 import { stopOnExit, type Stoppable } from "./stop_on_exit.ts";
 import { startWatchdog } from "./watchdog.ts";
@@ -33,6 +33,8 @@ export class Cluster implements Stoppable {
   readonly #unregister: () => void;
   readonly #killWatchdog: () => void;
   #stopping: Promise<void> | undefined;
+  /** The initdb or pg_ctl still running, which a stop waits for before removing the dir. */
+  #inFlight: Promise<unknown> = Promise.resolve();
 
   private constructor(
     root: string,
@@ -83,7 +85,7 @@ export class Cluster implements Stoppable {
    * @throws {Error} With the tail of initdb's output when it fails.
    */
   async init(): Promise<void> {
-    const init = await run(
+    const init = await this.#run(
       this.#command(this.#bin.initdb, [
         "-D",
         this.dataDir,
@@ -95,7 +97,6 @@ export class Cluster implements Stoppable {
         "UTF8",
         "--locale=C",
       ]),
-      this.root,
     );
     if (init.code !== 0) {
       throw new Error(`initdb failed (${init.status}):\n${tail(init.output)}`);
@@ -125,7 +126,7 @@ export class Cluster implements Stoppable {
       "-c max_connections=300",
       "-c shared_buffers=128MB",
     ].join(" ");
-    const start = await run(
+    const start = await this.#run(
       this.#command(this.#bin.pgCtl, [
         "-D",
         this.dataDir,
@@ -136,12 +137,11 @@ export class Cluster implements Stoppable {
         this.logFile,
         "start",
       ]),
-      this.root,
     );
     if (start.code === 0) return true;
     const serverLog = await readFile(this.logFile, "utf8").catch(() => "");
     if (mayRetry && /could not bind|address already in use/i.test(serverLog)) {
-      if (this.#serverMayRun()) await run(this.#stopCommand(), this.root);
+      if (this.#serverMayRun()) await this.#run(this.#stopCommand());
       // pg_ctl -l appends; start the next attempt with a clean log.
       rmSync(this.logFile, { force: true });
       return false;
@@ -162,6 +162,10 @@ export class Cluster implements Stoppable {
     this.#stopping ??= (async () => {
       this.#killWatchdog();
       try {
+        // A signal during initdb or pg_ctl start (sent to us alone, not to our process group)
+        // leaves them running: removing the dir under them would race with the files they write,
+        // and the server pg_ctl is starting may not have written the pid file checked below yet.
+        await this.#inFlight;
         if (this.#serverMayRun()) await run(this.#stopCommand(), this.root);
       } finally {
         rmSync(this.root, { recursive: true, force: true });
@@ -183,6 +187,12 @@ export class Cluster implements Stoppable {
       rmSync(this.root, { recursive: true, force: true });
       this.#unregister();
     }
+  }
+
+  #run(command: Command): Promise<RunResult> {
+    const result = run(command, this.root);
+    this.#inFlight = result;
+    return result;
   }
 
   #command(exe: string, args: string[]): Command {
