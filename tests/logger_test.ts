@@ -86,7 +86,10 @@ describe("jsonLogger", () => {
     const broken = jsonLogger(() => {
       throw new Error("disk full");
     });
-    broken.error("nowhere to go"); // does not throw
+    assert.doesNotThrow(
+      () => broken.error("nowhere to go"),
+      "a failing sink is not the caller's problem",
+    );
   });
 
   test("its fields cannot overwrite time, level or msg", () => {
@@ -182,6 +185,31 @@ class StdLogLikeLogger {
   }
 }
 
+/**
+ * Runs `fn` with every console method and `process.stdout`/`process.stderr` writes recorded
+ * instead of printed, and returns what was written, as `"<where>: <text>"`.
+ */
+function captureOutput(fn: () => void): string[] {
+  const written: string[] = [];
+  const methods = ["log", "info", "debug", "warn", "error", "trace", "dir", "table"] as const;
+  const savedConsole = methods.map((m) => [m, console[m]] as const);
+  const streams = [["stdout", process.stdout], ["stderr", process.stderr]] as const;
+  const savedWrites = streams.map(([, stream]) => stream.write);
+  for (const m of methods) {
+    console[m] = (...args: unknown[]) => void written.push(`console.${m}: ${args.join(" ")}`);
+  }
+  for (const [name, stream] of streams) {
+    stream.write = ((chunk: unknown) => written.push(`${name}: ${String(chunk)}`) > 0) as never;
+  }
+  try {
+    fn();
+  } finally {
+    for (const [m, original] of savedConsole) console[m] = original as never;
+    streams.forEach(([, stream], i) => (stream.write = savedWrites[i]));
+  }
+  return written;
+}
+
 describe("a @std/log-shaped logger", () => {
   test("is a Logger as it is: gue's messages arrive with the fields as the first argument", async () => {
     const std = new StdLogLikeLogger("gue");
@@ -211,10 +239,15 @@ describe("a @std/log-shaped logger", () => {
     }]);
     assert.deepEqual(std.records[1].args, [{ "worker-id": "w2" }]);
   });
+});
 
-  test("the no-op logger accepts every call and writes nothing", () => {
-    noopLogger.debug("x", { a: 1 });
-    noopLogger.info("x");
-    noopLogger.error("x", { error: new Error("e") });
+describe("noopLogger", () => {
+  test("accepts every call and writes nothing", () => {
+    const written = captureOutput(() => {
+      noopLogger.debug("x", { a: 1 });
+      noopLogger.info("x");
+      noopLogger.error("x", { error: new Error("e") });
+    });
+    assert.deepEqual(written, [], "nothing reached the console, stdout or stderr");
   });
 });

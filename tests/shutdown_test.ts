@@ -116,28 +116,39 @@ describe("shutdown", () => {
       let started = false;
       let signalAbortedAtEnd: boolean | undefined;
       let fastCalls = 0;
+      // The order in which the handler finished and run() resolved: "run() waits" means exactly
+      // this order, whatever the timing.
+      const order: string[] = [];
       const worker = new Worker(t.client, {
         Slow: async (_job, ctx) => {
           started = true;
           await release.promise;
           signalAbortedAtEnd = ctx.signal.aborted;
+          order.push("handler finished");
         },
         Fast: () => void fastCalls++,
       }, { queue, pollInterval: 50, gracefulShutdown: true });
 
       const stop = new AbortController();
-      let resolved = false;
-      const running = worker.run(stop.signal).then(() => void (resolved = true));
+      const running = worker.run(stop.signal).then(() => void order.push("run() resolved"));
       await waitFor(() => started, 10_000, "slow handler started");
       stop.abort();
-      // A negative check needs a moment to be able to fail: run() must still wait for the handler.
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(resolved, false, "run() waits for the handler in hand");
-      assert.ok(await row(slow.id), "the slow job is not committed before its handler finishes");
+      // Observed after the abort, without sleeping: the slow job's row is still there and still
+      // locked (SKIP LOCKED skips it), so its transaction is neither committed nor rolled back;
+      // and these round trips let anything the abort set off (a run() that stopped waiting)
+      // happen before the handler is released.
+      try {
+        assert.ok(await row(slow.id), "the slow job is not committed before its handler finishes");
+        const lockable = await t.sql`
+          SELECT job_id FROM gue_jobs WHERE job_id = ${slow.id} FOR UPDATE SKIP LOCKED`;
+        assert.equal(lockable.length, 0, "the worker still holds the slow job's row lock");
+        assert.deepEqual(order, [], "run() has not resolved while the handler runs");
+      } finally {
+        release.open();
+        await running;
+      }
 
-      release.open();
-      await running;
-
+      assert.deepEqual(order, ["handler finished", "run() resolved"], "run() waited for it");
       assert.equal(signalAbortedAtEnd, false, "the handler's signal did not abort with the run");
       assert.equal(await row(slow.id), undefined, "the finished job was deleted and committed");
       assert.equal(fastCalls, 0, "no job is taken after the abort");
