@@ -7,10 +7,12 @@ export const migrations: readonly Migration[] = [
     version: 1,
     name: "001_gue_jobs.sql",
     sql: "-- gue v5's schema, exactly (migrations/schema.sql of github.com/vgarvardt/gue/v5), so Go gue and\n-- this library can share one table and one queue. Never change it: add a migration instead.\nCREATE TABLE IF NOT EXISTS gue_jobs\n(\n  job_id      TEXT        NOT NULL PRIMARY KEY,\n  priority    SMALLINT    NOT NULL,\n  run_at      TIMESTAMPTZ NOT NULL,\n  job_type    TEXT        NOT NULL,\n  args        BYTEA       NOT NULL,\n  error_count INTEGER     NOT NULL DEFAULT 0,\n  last_error  TEXT,\n  queue       TEXT        NOT NULL,\n  created_at  TIMESTAMPTZ NOT NULL,\n  updated_at  TIMESTAMPTZ NOT NULL\n);\n\nCREATE INDEX IF NOT EXISTS idx_gue_jobs_selector ON gue_jobs (queue, run_at, priority);\n",
+    transaction: true,
   },
   {
     version: 2,
     name: "002_priority_index.sql",
-    sql: "-- Ours, not gue's. The priority-first lock (ORDER BY priority, run_at) walks this index and stops\n-- at the first free due row, instead of sorting every due row of the queue as gue's SQL must with\n-- only idx_gue_jobs_selector (about 8 jobs/s at a 200k backlog). Go gue ignores it.\nCREATE INDEX IF NOT EXISTS idx_gue_jobs_priority ON gue_jobs (queue, priority, run_at);\n",
+    sql: "-- gue:no-transaction\n-- Ours, not gue's. The priority-first lock (ORDER BY priority, run_at) walks this index and stops\n-- at the first free due row, instead of sorting every due row of the queue as gue's SQL must with\n-- only idx_gue_jobs_selector (about 8 jobs/s at a 200k backlog). Go gue ignores it. Built\n-- CONCURRENTLY, outside a transaction, so writers to a large live gue_jobs (Go gue's too) are not\n-- blocked while it builds; the runner rebuilds it if an interrupted build left it invalid.\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx_gue_jobs_priority\n  ON gue_jobs (queue, priority, run_at);\n",
+    transaction: false,
   },
 ];

@@ -87,8 +87,16 @@ export const jobCountByQueue = `SELECT queue,
 FROM gue_jobs
 GROUP BY queue`;
 
-/** Serialises `migrate()` across processes; released when its transaction ends. */
-export const migrationLock = "SELECT pg_advisory_xact_lock(hashtext('gue_migrations'))";
+/**
+ * Serialises `migrate()` across processes; held until its transaction ends. A try, polled by the
+ * caller, not a blocking wait: a session blocked inside a statement holds a snapshot, and
+ * `CREATE INDEX CONCURRENTLY` run by the lock's holder would wait for it forever.
+ */
+export const migrationLockTry =
+  "SELECT pg_try_advisory_xact_lock(hashtext('gue_migrations')) AS locked";
+
+/** Whether `gue_migrations` exists: asked, not `IF NOT EXISTS`, so a current schema is silent. */
+export const migrationTableExists = "SELECT to_regclass('gue_migrations') IS NOT NULL AS present";
 
 /** Where applied migrations are recorded (ours, not gue's). */
 export const migrationTableCreate = `CREATE TABLE IF NOT EXISTS gue_migrations
@@ -103,6 +111,19 @@ export const migrationListApplied = "SELECT version FROM gue_migrations ORDER BY
 
 /** Records one applied migration. `$1` version, `$2` name. */
 export const migrationRecord = "INSERT INTO gue_migrations (version, name) VALUES ($1, $2)";
+
+/**
+ * An index's name as the server quotes it, and whether it is valid: an interrupted
+ * `CREATE INDEX CONCURRENTLY` leaves it invalid. `$1` the index's name.
+ */
+export const migrationIndexState = `SELECT indexrelid::regclass::text AS name, indisvalid AS valid
+FROM pg_index
+WHERE indexrelid = to_regclass($1)`;
+
+/** Drops an index without blocking writes; `name` as {@linkcode migrationIndexState} gives it. */
+export function migrationIndexDrop(name: string): string {
+  return `DROP INDEX CONCURRENTLY ${name}`;
+}
 
 /** The row shape the lock statements return. */
 export interface JobRow {
