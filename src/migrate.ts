@@ -90,7 +90,8 @@ const inFlight = new WeakMap<ConnPool, Promise<unknown>>();
  * processes may call it at once: each migration is applied exactly once.
  *
  * Running a no-transaction migration needs two connections from the pool: one holds the lock
- * while another builds. On an adapter without concurrent transactions (PGlite: one session, one
+ * while another builds; a pool that gives no second one within 10 s fails the call before
+ * anything is applied. On an adapter without concurrent transactions (PGlite: one session, one
  * process) there is no one to lock out, and it runs without the lock.
  *
  * @param pool Where to apply them.
@@ -120,6 +121,9 @@ async function migrateOnce(pool: ConnPool, migrations: readonly Migration[]): Pr
 
   const lock = await takeLock(pool);
   try {
+    if (migrations.some((m) => !m.transaction && !applied?.has(m.version))) {
+      await secondConnection(pool);
+    }
     const done = await applyPending(pool, migrations);
     await lock.commit();
     return done;
@@ -153,6 +157,34 @@ async function takeLock(pool: ConnPool) {
     }
     await tx.rollback();
     await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+/** How long {@linkcode secondConnection} waits for the pool. */
+const SECOND_CONNECTION_TIMEOUT_MS = 10_000;
+
+/**
+ * Fails with a clear error, rather than waiting forever, when the pool cannot run a statement
+ * while the lock's transaction holds one connection: a pool of one connection.
+ */
+async function secondConnection(pool: ConnPool): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new Error(
+          `the ${pool.name} pool gave no second connection within ` +
+            `${SECOND_CONNECTION_TIMEOUT_MS} ms while one held the migration lock; a migration ` +
+            "that runs outside a transaction (CREATE INDEX CONCURRENTLY) needs a pool of at " +
+            "least 2 connections",
+        ),
+      );
+    }, SECOND_CONNECTION_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([pool.query("SELECT 1"), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

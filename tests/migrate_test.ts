@@ -378,6 +378,33 @@ describe("migrate()", () => {
     },
   );
 
+  test(
+    "a one-connection pool fails migrate() with a clear error instead of waiting forever",
+    {
+      skip: adapterUnderTest() === "postgresjs"
+        ? undefined
+        : "the guard is the runner's, not the adapter's: it runs once, under postgresjs",
+    },
+    async () => {
+      const db = await createTestDatabase();
+      const one = postgres(db.url, { max: 1, onnotice: () => {} });
+      const two = postgres(db.url, { max: 2, onnotice: () => {} });
+      try {
+        await assert.rejects(new Client(postgresjs(one)).migrate(), {
+          name: "DatabaseError",
+          message: /needs a pool of at least 2 connections/,
+        });
+        const [none] = await two`SELECT to_regclass('gue_migrations') IS NULL AS untouched`;
+        assert.equal(none.untouched, true, "nothing was applied");
+        assert.deepEqual(await new Client(postgresjs(two)).migrate(), [1, 2]);
+      } finally {
+        await one.end();
+        await two.end();
+        await db.drop();
+      }
+    },
+  );
+
   test("PGlite (one session) migrates, once, with the index built and valid", async () => {
     const pglite = await adapters.pglite.open("", 1);
     try {
