@@ -43,7 +43,7 @@ export {
   exponentialBackoff,
   type ExponentialBackoffOptions,
 } from "./src/backoff.ts";
-export { Client, type ClientOptions, type JobInput } from "./src/client.ts";
+export { Client, type ClientOptions, type JobInput, type QueueCount } from "./src/client.ts";
 export {
   DatabaseError,
   discardJob,
@@ -58,6 +58,7 @@ export {
 export { randomStringId } from "./src/id.ts";
 export { Job, type JobData, JobPriority } from "./src/job.ts";
 export {
+  errorLogger,
   jsonLogger,
   type LogFields,
   type Logger,
@@ -69,10 +70,10 @@ export { runLock, type RunState } from "./src/run_lock.ts";
 export type {
   InstrumentOptions,
   MeterLike,
-  QueueDepthOptions,
   SpanStartOptions,
   TracerLike,
-} from "./src/telemetry.ts";
+} from "./src/telemetry/options.ts";
+export type { QueueDepthOptions } from "./src/telemetry/queue_depth.ts";
 export {
   type HookFunc,
   type PollStrategy,

@@ -9,25 +9,22 @@ import { type Backoff, defaultExponentialBackoff } from "./backoff.ts";
 import { DatabaseError, JobNotFoundError, MissingTypeError } from "./errors.ts";
 import { MonotonicUlid, parseUlid, randomStringId } from "./id.ts";
 import { Job, type JobData } from "./job.ts";
-import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
+import { errorLogger, type Logger, logsBelowError, safeLog, withFields } from "./logger.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import {
   JOB_INSERT_MAX_ROWS,
   JOB_INSERT_PARAMS,
+  jobCountByQueue,
   jobInsert,
   jobLockById,
   jobLockNext,
   jobLockNextScheduled,
   type JobRow,
 } from "./sql.ts";
-import {
-  checkMeter,
-  ClientTelemetry,
-  type MeterLike,
-  observeQueueDepth,
-  type QueueDepthOptions,
-} from "./telemetry.ts";
+import { ClientMetrics } from "./telemetry/client_metrics.ts";
+import { checkMeter, type MeterLike } from "./telemetry/options.ts";
+import { observeQueueDepth, type QueueDepthOptions } from "./telemetry/queue_depth.ts";
 
 /** What to enqueue. Only `type` is required. */
 export interface JobInput {
@@ -41,16 +38,31 @@ export interface JobInput {
   runAt?: Date;
   /**
    * The payload. A `Uint8Array` is stored as is (gue's opaque bytes); anything else is stored as
-   * its UTF-8 JSON text, so Go gue's `json.Unmarshal` reads it. @default empty bytes
+   * its UTF-8 JSON text, so Go gue's `json.Unmarshal` reads it. Without it the job's args are
+   * empty bytes (as gue stores them), and `job.json()` returns `undefined`.
+   * @default empty bytes
    */
   args?: unknown;
+}
+
+/** The jobs of one queue in `gue_jobs`, as {@linkcode Client.countJobs} counts them. */
+export interface QueueCount {
+  /** The queue (`""` is the default queue). */
+  readonly queue: string;
+  /** Jobs due now (`runAt` at or before the client's clock), including those being worked. */
+  readonly ready: number;
+  /** Jobs due later. */
+  readonly scheduled: number;
 }
 
 /** Options of {@linkcode Client}. */
 export interface ClientOptions {
   /** Names this client in logs (`client-id`). @default a random 6-hex-digit id */
   id?: string;
-  /** Where to log. `console` works. @default {noopLogger} */
+  /**
+   * Where to log. `console` and `jsonLogger()` write every level; `noopLogger` nothing.
+   * @default {errorLogger} errors only, to `console.error`
+   */
   logger?: Logger;
   /** Delay before a failed job's next try, for the jobs this client locks. @default {defaultExponentialBackoff} */
   backoff?: Backoff;
@@ -156,7 +168,8 @@ export class Client {
   /** The backoff of the jobs this client locks. */
   readonly backoff: Backoff;
   readonly #ids = new MonotonicUlid();
-  readonly #telemetry: ClientTelemetry;
+  readonly #metrics: ClientMetrics;
+  readonly #logsDebug: boolean;
 
   /**
    * Makes a client on a connection pool; nothing runs until the first call.
@@ -179,14 +192,20 @@ export class Client {
     }
     this.pool = pool;
     this.id = options.id ?? randomStringId();
-    this.logger = withFields(options.logger ?? noopLogger, { "client-id": this.id });
+    this.logger = withFields(options.logger ?? errorLogger, { "client-id": this.id });
+    this.#logsDebug = logsBelowError(this.logger);
     this.backoff = options.backoff ?? defaultExponentialBackoff;
     const meter = checkMeter(options.meter, "Client");
-    this.#telemetry = new ClientTelemetry(meter);
+    this.#metrics = new ClientMetrics(meter);
     const queueDepth = options.queueDepth ?? false;
     if (queueDepth !== false) {
       if (meter === undefined) throw new TypeError("Client: queueDepth needs a meter");
-      observeQueueDepth(meter, pool, queueDepth === true ? {} : queueDepth, this.logger);
+      observeQueueDepth(
+        meter,
+        () => this.countJobs(),
+        queueDepth === true ? {} : queueDepth,
+        this.logger,
+      );
     }
   }
 
@@ -310,12 +329,46 @@ export class Client {
     return job;
   }
 
+  /**
+   * Counts the jobs in `gue_jobs` per queue: due now (`ready`, which includes jobs being worked,
+   * whose rows are locked) and due later (`scheduled`), by this client's clock. One query over
+   * the table that takes no locks; queues without jobs are absent.
+   *
+   * @returns One entry per queue that has jobs, ordered by queue.
+   * @throws {DatabaseError} When the query fails.
+   *
+   * @example
+   * ```ts ignore
+   * for (const { queue, ready, scheduled } of await client.countJobs()) {
+   *   console.log(`${queue || "(default)"}: ${ready} ready, ${scheduled} scheduled`);
+   * }
+   * ```
+   */
+  async countJobs(): Promise<QueueCount[]> {
+    let rows: { queue: string; ready: unknown; scheduled: unknown }[];
+    try {
+      // The client's clock decides "due", as it does when workers lock.
+      rows = (await this.pool.query<{ queue: string; ready: unknown; scheduled: unknown }>(
+        jobCountByQueue,
+        [new Date()],
+      )).rows;
+    } catch (err) {
+      throw new DatabaseError("countJobs", err);
+    }
+    // count(*) is a bigint: drivers give a string, a bigint or a number.
+    return rows.map((r) => ({
+      queue: r.queue,
+      ready: Number(r.ready),
+      scheduled: Number(r.scheduled),
+    }));
+  }
+
   async #lock(operation: string, text: string, params: unknown[]): Promise<Job | null> {
     let tx: Tx;
     try {
       tx = await this.pool.begin();
     } catch (err) {
-      this.#telemetry.beginFailed();
+      this.#metrics.beginFailed();
       throw new DatabaseError(operation, err);
     }
     let rows: JobRow[];
@@ -329,7 +382,7 @@ export class Client {
       await tx.rollback().catch(() => {});
       return null;
     }
-    this.#telemetry.locked(rows[0].job_type);
+    this.#metrics.locked(rows[0].job_type);
     return new Job(rows[0], tx, this.backoff, this.logger);
   }
 
@@ -391,8 +444,8 @@ export class Client {
     } catch (err) {
       failure = new DatabaseError(operation, err);
     }
-    this.#telemetry.enqueued(data, failure === undefined);
-    if (this.logger !== noopLogger) {
+    this.#metrics.enqueued(data, failure === undefined);
+    if (this.#logsDebug) {
       for (const j of data) {
         safeLog(this.logger, "debug", "Tried to enqueue a job", {
           error: failure,

@@ -224,36 +224,110 @@ export function errorText(err: unknown): string {
 }
 
 /**
- * A statement of the library's failed. The driver's error is the `cause`; its SQLSTATE and details
- * are copied here, so `err.code === "23505"` tells a duplicate id without unwrapping, and the
- * stack shows the library call that failed (driver errors are raised from socket callbacks).
+ * The server's fields a {@linkcode DatabaseError} keeps, by the names pg and PGlite use. Each is
+ * read from the driver's error under that name, under postgres.js' name (`schema_name`,
+ * `data type_name`, …), or from deno-postgres' `fields`.
+ */
+const SERVER_FIELDS = [
+  ["severity", "severity"],
+  ["detail", "detail"],
+  ["hint", "hint"],
+  ["position", "position"],
+  ["internalPosition", "internal_position"],
+  ["internalQuery", "internal_query"],
+  ["where", "where"],
+  ["schema", "schema_name"],
+  ["table", "table_name"],
+  ["column", "column_name"],
+  ["dataType", "data type_name"],
+  ["constraint", "constraint_name"],
+  ["file", "file"],
+  ["line", "line"],
+  ["routine", "routine"],
+] as const;
+
+/**
+ * A statement the library ran failed. Every method that runs SQL rejects with it — the `Client`'s
+ * and a job's `delete()`, `error()` and `done()` alike — whichever adapter is in use. The
+ * driver's error is the `cause`; the server's SQLSTATE and every field the driver gives are
+ * copied here, so `err.code === "23505"` tells a duplicate id without unwrapping, and the stack
+ * shows the library call that failed (driver errors are raised from socket callbacks).
+ *
+ * @example Tell a duplicate id apart
+ * ```ts ignore
+ * import { DatabaseError } from "@gue/gue";
+ *
+ * try {
+ *   await client.enqueueWithId({ type: "Report" }, id);
+ * } catch (err) {
+ *   if (err instanceof DatabaseError && err.code === "23505") console.log("already enqueued");
+ *   else throw err;
+ * }
+ * ```
  */
 export class DatabaseError extends Error {
   /** SQLSTATE (e.g. `"23505"`), or the driver's own code for connection errors, when known. */
   readonly code?: string;
+  /** `ERROR`, `FATAL` or `PANIC` (postgres.js and Bun give the untranslated word). */
+  readonly severity?: string;
   /** The server's DETAIL, when it sent one. */
   readonly detail?: string;
+  /** The server's HINT. */
+  readonly hint?: string;
+  /** Where in the statement the error is, a 1-based character index (as text). */
+  readonly position?: string;
+  /** {@linkcode DatabaseError.position} in an internally generated statement. */
+  readonly internalPosition?: string;
+  /** The internally generated statement that failed (e.g. inside a PL/pgSQL function). */
+  readonly internalQuery?: string;
+  /** The call stack on the server (PL/pgSQL functions, triggers). */
+  readonly where?: string;
+  /** The schema of the object involved. */
+  readonly schema?: string;
+  /** The table involved. */
+  readonly table?: string;
+  /** The column involved. */
+  readonly column?: string;
+  /** The data type involved. */
+  readonly dataType?: string;
   /** The constraint involved, when the server named one. */
   readonly constraint?: string;
+  /** The server source file that raised it. */
+  readonly file?: string;
+  /** The line in that file (as text). */
+  readonly line?: string;
+  /** The server routine that raised it. */
+  readonly routine?: string;
 
   /**
-   * Wraps a driver's error, keeping its SQLSTATE and details.
+   * Wraps a driver's error, keeping its SQLSTATE and the server's fields.
    *
-   * @param operation What the library was doing, e.g. `enqueue`.
+   * @param operation What the library was doing, e.g. `enqueue` or `job.done`.
    * @param cause The driver's error.
    */
   constructor(operation: string, cause: unknown) {
-    const c = (cause ?? {}) as Record<string, unknown>;
+    const c = (cause !== null && typeof cause === "object" ? cause : {}) as Record<
+      string,
+      unknown
+    >;
+    const nested = (c.fields !== null && typeof c.fields === "object" ? c.fields : {}) as Record<
+      string,
+      unknown
+    >;
     const message = cause instanceof Error ? cause.message : String(cause);
+    const code = typeof c.code === "string" ? c.code : nested.code;
     // The commonest first-run mistake: say how to fix it, not only what failed.
-    const hint = c.code === "42P01" && message.includes("gue_jobs")
+    const hint = code === "42P01" && message.includes("gue_jobs")
       ? " (call client.migrate() once to create it)"
       : "";
     super(`${operation}: ${message}${hint}`, { cause });
     this.name = "DatabaseError";
-    if (typeof c.code === "string") this.code = c.code;
-    if (typeof c.detail === "string") this.detail = c.detail;
-    const constraint = c.constraint ?? c.constraint_name;
-    if (typeof constraint === "string") this.constraint = constraint;
+    const self = this as unknown as Record<string, unknown>;
+    if (typeof code === "string") self.code = code;
+    for (const [name, alias] of SERVER_FIELDS) {
+      const value = c[name] ?? c[alias] ?? nested[name];
+      if (typeof value === "string") self[name] = value;
+      else if (typeof value === "number") self[name] = String(value);
+    }
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { Tx } from "./adapter.ts";
 import type { Backoff } from "./backoff.ts";
-import { DiscardJobError, errorText, findOutcome } from "./errors.ts";
+import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
 import { type Logger, safeLog } from "./logger.ts";
 import { jobDelete, type JobRow, jobUpdateError } from "./sql.ts";
 
@@ -36,7 +36,10 @@ export interface JobData {
   readonly runAt: Date;
   /** The handler's key in the work map. */
   readonly type: string;
-  /** Opaque bytes; JSON text unless enqueued as a `Uint8Array`. Read JSON with `json()`. */
+  /**
+   * Opaque bytes: JSON text unless enqueued as a `Uint8Array`, empty when enqueued without
+   * `args`. Read JSON with `json()`.
+   */
   readonly args: Uint8Array;
   /** Failures so far, as read when the job was locked (gue's `error_count`). */
   readonly errorCount: number;
@@ -51,10 +54,14 @@ export const rollbackJob: unique symbol = Symbol("gue.rollbackJob");
 
 const decoder = new TextDecoder();
 
+/** How a job's transaction ended, for the error of `tx()` and friends once it has. */
+type Ended = "committed" | "rolled back" | "ended by a failed commit";
+
 /**
  * A locked job. Its row stays locked by an open transaction (one pooled connection) until
  * {@linkcode Job.done} commits it. The worker calls `delete`/`error` and `done` for you; call them
- * yourself only for jobs you locked with `client.lockJob*`.
+ * yourself only for jobs you locked with `client.lockJob*`. Database failures of `delete`,
+ * `error` and `done` reject with a `DatabaseError`, as the client's methods do.
  *
  * @example Lock and finish a job by hand
  * ```ts ignore
@@ -83,6 +90,7 @@ export class Job implements JobData {
   readonly createdAt: Date;
 
   #tx: Tx | null;
+  #ended: Ended = "committed";
   #deleted = false;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #backoff: Backoff;
@@ -115,10 +123,24 @@ export class Job implements JobData {
    * Decodes `args` as UTF-8 JSON. This is a cast, not validation: check the shape yourself if
    * producers may send something else.
    *
-   * @returns The parsed value.
+   * A job enqueued without `args` has empty args, and `json()` returns `undefined` for them
+   * (typed as `T`: declare `T | undefined` when producers may leave `args` out).
+   *
+   * @returns The parsed value, or `undefined` when the args are empty.
    * @throws {SyntaxError} When the args are not JSON (for example bytes enqueued as a `Uint8Array`).
+   *
+   * @example Optional args
+   * ```ts ignore
+   * const workMap = {
+   *   Report: (job: Job) => {
+   *     const opts = job.json<{ day?: string } | undefined>() ?? {};
+   *     console.log(opts.day ?? "today");
+   *   },
+   * };
+   * ```
    */
   json<T = unknown>(): T {
+    if (this.args.length === 0) return undefined as T;
     const text = decoder.decode(this.args);
     try {
       return JSON.parse(text) as T;
@@ -131,11 +153,29 @@ export class Job implements JobData {
   }
 
   /**
-   * The transaction that holds this job's lock, for SQL that must commit atomically with the
-   * job's completion (for example in a `jobDone` hook); `null` once the job is done.
+   * The transaction that holds this job's lock, for SQL that must commit or roll back with the
+   * job: in a handler, and in `jobLocked`/`jobDone` hooks. It is valid until the job is done;
+   * after that (in `jobUndone` and `unknownJobType` hooks, or after `done()`/`error()`) it throws.
+   * Unwrap it with the adapter's `unwrapTx` for the driver's own API (tagged templates).
+   *
+   * @returns The job's open transaction.
+   * @throws {Error} When the job is already done: its transaction is committed or rolled back.
+   *
+   * @example Write in the job's transaction, with `query` or the driver's own API
+   * ```ts ignore
+   * import { unwrapTx } from "@gue/gue/adapters/postgresjs";
+   *
+   * const workMap = {
+   *   SendReceipt: async (job: Job) => {
+   *     await job.tx().query("UPDATE orders SET receipt_sent = true WHERE id = $1", [job.id]);
+   *     const sql = unwrapTx(job.tx());
+   *     await sql`INSERT INTO audit (job_id) VALUES (${job.id})`;
+   *   },
+   * };
+   * ```
    */
-  tx(): Tx | null {
-    return this.#tx;
+  tx(): Tx {
+    return this.#open();
   }
 
   /**
@@ -143,11 +183,17 @@ export class Job implements JobData {
    * Calling it twice is harmless.
    *
    * @throws {Error} When the job is already done.
+   * @throws {DatabaseError} When the database rejects the delete.
    */
   delete(): Promise<void> {
     return this.#serial(async () => {
       if (this.#deleted) return;
-      await this.#open().query(jobDelete, [this.id]);
+      const tx = this.#open();
+      try {
+        await tx.query(jobDelete, [this.id]);
+      } catch (err) {
+        throw new DatabaseError("job.delete", err);
+      }
       this.#deleted = true;
     });
   }
@@ -156,9 +202,12 @@ export class Job implements JobData {
    * Commits the job's transaction: releases the row lock and makes `delete`/`error` visible.
    * Calling it again, or concurrently, is harmless. When the commit fails the transaction is
    * over all the same (the server rolled it back) and the error is thrown.
+   *
+   * @throws {DatabaseError} When the commit fails (a deferred constraint, a lost connection, a
+   *   transaction that an earlier statement aborted).
    */
   done(): Promise<void> {
-    return this.#serial(() => this.#commit());
+    return this.#serial(() => this.#commit("job.done"));
   }
 
   /**
@@ -168,7 +217,9 @@ export class Job implements JobData {
    * Outcomes are found in `err`'s `cause` chain too.
    *
    * @param err What went wrong; its message and stack are stored in `last_error`.
-   * @throws {Error} When the job is already done, or the database rejects the update.
+   * @throws {Error} When the job is already done.
+   * @throws {DatabaseError} When the database rejects the update or the commit; the
+   *   transaction is rolled back.
    */
   error(err: unknown): Promise<void> {
     return this.#serial(async () => {
@@ -197,10 +248,10 @@ export class Job implements JobData {
           await tx.query(jobUpdateError, [errorCount, runAt, errorText(err), now, this.id]);
         }
       } catch (updateErr) {
-        await this.#rollback();
-        throw updateErr;
+        await this.#rollback().catch(() => {});
+        throw new DatabaseError("job.error", updateErr);
       }
-      await this.#commit();
+      await this.#commit("job.error");
     });
   }
 
@@ -210,22 +261,37 @@ export class Job implements JobData {
   }
 
   #open(): Tx {
-    if (this.#tx === null) throw new Error(`job ${this.id} is already done`);
+    if (this.#tx === null) {
+      throw new Error(
+        `job ${this.id} (${this.type}) is already done: its transaction is ${this.#ended}; ` +
+          "job.tx() is only valid while the handler runs (or, for a job locked by hand, until done())",
+      );
+    }
     return this.#tx;
   }
 
-  async #commit(): Promise<void> {
+  async #commit(operation: string): Promise<void> {
     const tx = this.#tx;
     if (tx === null) return;
     this.#tx = null;
-    await tx.commit();
+    try {
+      await tx.commit();
+    } catch (err) {
+      this.#ended = "ended by a failed commit";
+      throw new DatabaseError(operation, err);
+    }
   }
 
   async #rollback(): Promise<void> {
     const tx = this.#tx;
     if (tx === null) return;
     this.#tx = null;
-    await tx.rollback();
+    this.#ended = "rolled back";
+    try {
+      await tx.rollback();
+    } catch (err) {
+      throw new DatabaseError("job rollback", err);
+    }
   }
 
   // Runs job operations one at a time, so concurrent done()/error() calls cannot interleave.

@@ -25,12 +25,89 @@ export interface Logger {
   error(msg: string, fields?: LogFields): unknown;
 }
 
-/** Drops everything: the default logger. */
+/**
+ * Drops everything. Pass it as `logger` for silence: the default, {@linkcode errorLogger}, writes
+ * errors to standard error.
+ *
+ * @example Run a worker without any log output
+ * ```ts ignore
+ * import { noopLogger, Worker } from "@gue/gue";
+ *
+ * const worker = new Worker(client, workMap, { logger: noopLogger });
+ * ```
+ */
 export const noopLogger: Logger = {
   debug() {},
   info() {},
   error() {},
 };
+
+/**
+ * Writes errors, and only errors, to `console.error`, one line each: `gue: <message>` followed
+ * by the fields as `key=value` (an `Error` as its message; text with spaces or quotes in JSON
+ * quotes). The default logger of `Client`, `Worker` and `WorkerPool`, so that a worker whose
+ * polls fail (no `gue_jobs` table, a server refusing connections) says so without any setup.
+ * Pass `console` or {@linkcode jsonLogger} for every level, {@linkcode noopLogger} for silence.
+ *
+ * @example What a failing poll prints
+ * ```ts
+ * import { errorLogger } from "@gue/gue";
+ *
+ * errorLogger.debug("Job finished"); // nothing: only errors are written
+ * errorLogger.error("Worker failed to lock a job", { "worker-id": "a1b2c3", error: new Error("boom") });
+ * // gue: Worker failed to lock a job worker-id=a1b2c3 error=boom
+ * ```
+ */
+export const errorLogger: Logger = {
+  debug() {},
+  info() {},
+  error(msg, fields) {
+    let line: string;
+    try {
+      line = textLine(msg, fields);
+    } catch (err) {
+      line = `gue: ${String(msg)} log-error=${JSON.stringify(describe(err))}`;
+    }
+    try {
+      console.error(line);
+    } catch {
+      // Nowhere better to report a broken console; the queue must go on.
+    }
+  },
+};
+
+// Loggers known to drop debug and info lines, so callers can skip building fields for them.
+const errorsOnly = new WeakSet<Logger>([noopLogger, errorLogger]);
+
+/**
+ * Whether `logger` writes debug and info lines. False for {@linkcode noopLogger},
+ * {@linkcode errorLogger} and {@linkcode withFields} wrappers of them; true for any other
+ * logger, which may filter levels itself.
+ */
+export function logsBelowError(logger: Logger): boolean {
+  return !errorsOnly.has(logger);
+}
+
+function textValue(value: unknown): string {
+  let text: string;
+  if (value instanceof Error) text = value.message || value.name;
+  else if (typeof value === "string") text = value;
+  else if (value instanceof Uint8Array) text = `<${value.length} bytes>`;
+  else if (value === null || typeof value !== "object") text = String(value);
+  else text = JSON.stringify(value) ?? String(value);
+  return text === "" || /[\s"=\\]/.test(text) ? JSON.stringify(text) : text;
+}
+
+function textLine(msg: string, fields: LogFields | undefined): string {
+  let line = `gue: ${msg}`;
+  if (fields !== null && typeof fields === "object") {
+    for (const key of Object.keys(fields)) {
+      const value = fields[key];
+      if (value !== undefined) line += ` ${key}=${textValue(value)}`;
+    }
+  }
+  return line;
+}
 
 /** The levels a {@linkcode Logger} has. */
 export type LogLevel = "debug" | "info" | "error";
@@ -46,7 +123,7 @@ export type LogLevel = "debug" | "info" | "error";
  *
  * @example Log as JSON lines to standard output
  * ```ts
- * import { jsonLogger } from "./logger.ts";
+ * import { jsonLogger } from "@gue/gue";
  *
  * const lines: string[] = [];
  * const logger = jsonLogger((line) => lines.push(line));
@@ -130,11 +207,13 @@ function jsonLine(level: LogLevel, msg: string, fields: LogFields | undefined): 
  */
 export function withFields(logger: Logger, fields: LogFields): Logger {
   if (logger === noopLogger) return logger;
-  return {
+  const wrapped: Logger = {
     debug: (msg, f) => logger.debug(msg, { ...fields, ...f }),
     info: (msg, f) => logger.info(msg, { ...fields, ...f }),
     error: (msg, f) => logger.error(msg, { ...fields, ...f }),
   };
+  if (!logsBelowError(logger)) errorsOnly.add(wrapped);
+  return wrapped;
 }
 
 /** Calls a logger without letting a broken logger break the queue. */

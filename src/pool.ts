@@ -3,17 +3,29 @@
  *
  * @module
  */
+import { requireCapability } from "./capabilities.ts";
 import type { Client } from "./client.ts";
 import { randomStringId } from "./id.ts";
-import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
+import { errorLogger, type Logger, safeLog, withFields } from "./logger.ts";
+import { PollFailureLog } from "./poll_failure_log.ts";
 import { runLock, type RunState } from "./run_lock.ts";
-import { checkWorkMap, NEVER_ABORTED, resolveWorkerOptions, runIndexed, Worker } from "./worker.ts";
+import {
+  checkWorkMap,
+  NEVER_ABORTED,
+  resolveWorkerOptions,
+  runIndexed,
+  sharedPollFailureLog,
+  Worker,
+} from "./worker.ts";
 import type { WorkerOptions, WorkMap } from "./worker.ts";
 
 /**
  * Runs `size` {@linkcode Worker}s on one queue with the same handlers and options. Worker `i` is
  * named `<pool id>/worker-<i>` and its handlers see `ctx.workerIndex === i`. Give the client's
- * connection pool more connections than `size`: each running job holds one.
+ * connection pool more connections than `size`: each running job holds one. A pool of more than
+ * one worker needs an adapter that runs transactions concurrently (not PGlite); the constructor
+ * refuses one that does not. Failed polls are logged as one worker's would be: the first at once,
+ * then at most one line per 30 s for the whole pool.
  *
  * @example
  * ```ts ignore
@@ -40,6 +52,8 @@ export class WorkerPool {
    * @param workMap Handlers by job type.
    * @param size How many workers (jobs at once); an integer ≥ 1.
    * @param options The workers' options; `id` names the pool.
+   * @throws {RangeError} When `size` is not an integer ≥ 1.
+   * @throws {TypeError} When `size` > 1 and the client's adapter runs one transaction at a time.
    */
   constructor(client: Client, workMap: WorkMap, size: number, options: WorkerOptions = {}) {
     if (!Number.isInteger(size) || size < 1) {
@@ -47,8 +61,17 @@ export class WorkerPool {
     }
     resolveWorkerOptions(options, "WorkerPool");
     checkWorkMap(workMap, "WorkerPool");
+    if (size > 1) {
+      requireCapability(
+        client.pool,
+        "concurrentTransactions",
+        `WorkerPool: a pool of ${size} workers`,
+        "use a WorkerPool of size 1 or one Worker, or a server-backed adapter such as postgresjs",
+      );
+    }
     this.id = options.id ?? randomStringId();
-    this.#logger = withFields(options.logger ?? noopLogger, { "worker-pool-id": this.id });
+    this.#logger = withFields(options.logger ?? errorLogger, { "worker-pool-id": this.id });
+    const pollFailures = new PollFailureLog();
     const workers: Worker[] = [];
     for (let i = 0; i < size; i++) {
       workers.push(
@@ -56,7 +79,8 @@ export class WorkerPool {
           ...options,
           id: `${this.id}/worker-${i}`,
           logger: this.#logger,
-        }),
+          [sharedPollFailureLog]: pollFailures,
+        } as WorkerOptions),
       );
     }
     this.workers = workers;

@@ -77,15 +77,16 @@ export const jobUpdateError =
   "UPDATE gue_jobs SET error_count = $1, run_at = $2, last_error = $3, updated_at = $4 WHERE job_id = $5";
 
 /**
- * Counts the jobs of every queue: due now (`ready`, including jobs being worked, whose rows are
- * locked) and due later (`scheduled`), for the `gue_jobs_waiting` gauge. `$1` the client's clock.
- * One pass over the table, however many queues; it takes no locks.
+ * Counts the jobs of every queue, for `client.countJobs()` and the `gue_jobs_waiting` gauge: due
+ * now (`ready`, including jobs being worked, whose rows are locked) and due later (`scheduled`).
+ * `$1` the client's clock. One pass over the table, however many queues; it takes no locks.
  */
 export const jobCountByQueue = `SELECT queue,
   count(*) FILTER (WHERE run_at <= $1) AS ready,
   count(*) FILTER (WHERE run_at > $1) AS scheduled
 FROM gue_jobs
-GROUP BY queue`;
+GROUP BY queue
+ORDER BY queue`;
 
 /**
  * Serialises `migrate()` across processes; held until its transaction ends. A try, polled by the

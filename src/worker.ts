@@ -9,19 +9,23 @@ import type { Client } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import { randomStringId } from "./id.ts";
 import { type Job, rollbackJob } from "./job.ts";
-import { type Logger, noopLogger, safeLog, withFields } from "./logger.ts";
-import { runLock, type RunState } from "./run_lock.ts";
 import {
-  checkMeter,
-  checkTracer,
-  inScope,
-  type MeterLike,
-  type PollTelemetry,
-  SPAN_RECOVER_PANIC_RECOVERY,
-  type SpanScope,
-  type TracerLike,
-  WorkerTelemetry,
-} from "./telemetry.ts";
+  errorLogger,
+  type LogFields,
+  type Logger,
+  logsBelowError,
+  safeLog,
+  withFields,
+} from "./logger.ts";
+import { PollFailureLog } from "./poll_failure_log.ts";
+import { runLock, type RunState } from "./run_lock.ts";
+import { checkMeter, checkTracer, type MeterLike, type TracerLike } from "./telemetry/options.ts";
+import {
+  type FailureRecorder,
+  type PollRecorder,
+  type WorkerRecorder,
+  workerRecorder,
+} from "./telemetry/worker_recorder.ts";
 
 /** `ctx.workerIndex` outside a pool. */
 export const WORKER_IDX_UNKNOWN: -1 = -1;
@@ -55,7 +59,10 @@ export type WorkMap = Record<string, WorkFunc>;
  */
 export type HookFunc = (job: Job | null, err: unknown, ctx: WorkContext) => void | Promise<void>;
 
-/** Hook lists, each run in order. Transaction state as in gue (spec §4.6). */
+/**
+ * Hook lists, each run in order. Where the job's transaction is still open, `job.tx()` runs SQL
+ * in it; where it has ended, `job.tx()` throws.
+ */
 export interface WorkerHooks {
   /**
    * After each poll that locked a job (`job`, `err` null) or failed (`null`, the error); not after
@@ -68,9 +75,15 @@ export interface WorkerHooks {
    * A hook that throws turns the job into a failed one.
    */
   jobDone?: HookFunc[];
-  /** When the final commit failed (`err` the commit error); the transaction is gone. */
+  /**
+   * When the final commit failed (`err` the commit error, a `DatabaseError`); the transaction is
+   * gone and `job.tx()` throws.
+   */
   jobUndone?: HookFunc[];
-  /** After a job without a handler was rescheduled and committed; `job.tx()` is `null`. */
+  /**
+   * After a job without a handler was rescheduled and committed (`err` its
+   * `UnknownJobTypeError`); the transaction is committed and `job.tx()` throws.
+   */
   unknownJobType?: HookFunc[];
 }
 
@@ -91,7 +104,12 @@ export interface WorkerOptions {
   pollStrategy?: PollStrategy;
   /** Names the worker in logs (`worker-id`). @default a random 6-hex-digit id */
   id?: string;
-  /** Where to log; `console` works. @default {noopLogger} */
+  /**
+   * Where to log. `console` and `jsonLogger()` write every level; `noopLogger` nothing. Failed
+   * polls are logged at once, then at most once per 30 s while they keep failing, with the
+   * number that failed since (`failed-polls`), then once (info) when polling recovers.
+   * @default {errorLogger} errors only, to `console.error`
+   */
   logger?: Logger;
   /** Hook lists. */
   hooks?: WorkerHooks;
@@ -216,9 +234,52 @@ export function checkWorkMap(workMap: WorkMap, owner: string): WorkMap {
 /** Used by WorkerPool to run a worker with its index; not part of the public API. */
 export const runIndexed: unique symbol = Symbol("gue.runIndexed");
 
+/** Used by WorkerPool to give its workers one failed-poll log; not part of the public API. */
+export const sharedPollFailureLog: unique symbol = Symbol("gue.sharedPollFailureLog");
+
+/** The options a WorkerPool passes to its workers. */
+interface PoolWorkerOptions extends WorkerOptions {
+  [sharedPollFailureLog]?: PollFailureLog;
+}
+
 async function runHooks(hooks: HookFunc[], job: Job | null, err: unknown, ctx: WorkContext) {
   for (const hook of hooks) await hook(job, err, ctx);
 }
+
+/**
+ * What the worker says when a job's outcome cannot be stored: gue's span text and log message
+ * for each place it can happen.
+ */
+interface EndReport {
+  /** Recorded on the span, with the database's error after `: `. */
+  readonly span: string;
+  /** Logged (error), with the database's error under `error`. */
+  readonly log: string;
+}
+
+/** Ending a job by committing what its handler did, rather than by recording a failure. */
+const COMMIT: unique symbol = Symbol("commit");
+
+const END_DONE: EndReport = {
+  span: "failed to mark job as done",
+  log: "Failed to mark job as done",
+};
+const END_UNKNOWN_TYPE: EndReport = {
+  span: "failed to mark job as error",
+  log: "Got an error on setting an error to unknown job",
+};
+const END_ERRORED: EndReport = {
+  span: "failed to mark job as error",
+  log: "Got an error on setting an error to an errored job",
+};
+const END_PANICKED: EndReport = {
+  span: "failed to mark panicked job as error",
+  log: "Got an error on setting an error to a panicked job",
+};
+const END_PANICKED_AGAIN: EndReport = {
+  span: "failed to mark panicked job (hook job done) as error",
+  log: "Got an error on setting an error to a panicked job (hook job done)",
+};
 
 /**
  * Works the jobs of one queue, one at a time.
@@ -251,8 +312,10 @@ export class Worker {
   readonly #workMap: WorkMap;
   readonly #options: ReturnType<typeof resolveWorkerOptions>;
   readonly #logger: Logger;
+  readonly #logsDebug: boolean;
   readonly #state: RunState = { running: false };
-  readonly #telemetry: WorkerTelemetry;
+  readonly #recorder: WorkerRecorder;
+  readonly #pollFailures: PollFailureLog;
 
   /**
    * Makes a worker; it polls only once `run()` or `workOne()` is called.
@@ -269,8 +332,11 @@ export class Worker {
     this.queue = this.#options.queue;
     this.pollInterval = this.#options.pollInterval;
     this.pollStrategy = this.#options.pollStrategy;
-    this.#logger = withFields(options.logger ?? noopLogger, { "worker-id": this.id });
-    this.#telemetry = new WorkerTelemetry(this.#options);
+    this.#logger = withFields(options.logger ?? errorLogger, { "worker-id": this.id });
+    this.#logsDebug = logsBelowError(this.#logger);
+    this.#recorder = workerRecorder(this.#options);
+    this.#pollFailures = (options as PoolWorkerOptions)[sharedPollFailureLog] ??
+      new PollFailureLog();
   }
 
   /**
@@ -307,30 +373,26 @@ export class Worker {
 
   async #workOne(signal: AbortSignal, index: number): Promise<boolean> {
     const ctx: WorkContext = { signal, workerIndex: index, workerId: this.id };
-    const hooks = this.#options.hooks;
-    // Telemetry for this poll; undefined (and every t?.… skipped) without tracer and meter.
-    const t = this.#telemetry.poll();
+    // One recorder per poll; without tracer and meter a shared one that does nothing.
+    const rec = this.#recorder.poll();
     try {
       let job: Job | null;
       try {
-        // Without a span yet, call directly: no closure on the hot path.
-        job = t?.scope === undefined
-          ? await this.#lockNext()
-          : await inScope(t.scope, () => this.#lockNext());
+        job = await rec.within(this.#lockNext, this, undefined, undefined, undefined);
       } catch (err) {
-        t?.lockFailed(err);
-        safeLog(this.#logger, "error", "Worker failed to lock a job", { error: err });
-        await inScope(t?.scope, () => this.#runHooksLogged(hooks.jobLocked, null, err, ctx));
+        rec.lockFailed(err);
+        this.#pollFailures.failed(this.#logger, err);
+        await rec.within(this.#lockFailedHooks, this, err, ctx, undefined);
         return false;
       }
+      this.#pollFailures.succeeded(this.#logger);
       if (job === null) return false;
-      t?.locked(job);
-      if (t?.scope === undefined) await this.#workLocked(job, ctx, t);
-      else await inScope(t.scope, () => this.#workLocked(job, ctx, t));
+      rec.locked(job);
+      await rec.within(this.#workLocked, this, job, ctx, rec);
       return true;
     } finally {
       // Unlike gue, every span started is ended, whatever happened.
-      t?.finish();
+      rec.finish();
     }
   }
 
@@ -340,33 +402,24 @@ export class Worker {
       : this.#client.lockNextScheduledJob(this.queue);
   }
 
+  /** Logs a line about `job`, with gue's `job-id` and `job-type` keys. */
+  #logJob(job: Job, level: "debug" | "info" | "error", msg: string, fields?: LogFields): void {
+    safeLog(this.#logger, level, msg, { "job-id": job.id, "job-type": job.type, ...fields });
+  }
+
   /** Works a locked job to the end: hooks, handler, outcome, commit. */
-  async #workLocked(job: Job, ctx: WorkContext, t: PollTelemetry | undefined): Promise<void> {
-    const log = this.#logger === noopLogger
-      ? noopLogger
-      : withFields(this.#logger, { "job-id": job.id, "job-type": job.type });
+  async #workLocked(job: Job, ctx: WorkContext, rec: PollRecorder): Promise<void> {
     try {
-      await this.#process(job, ctx, log, t);
+      await this.#process(job, ctx, rec);
     } catch (panic) {
-      await this.#recoverPanic(job, panic, ctx, log, t);
+      await this.#recoverPanic(job, panic, ctx, rec);
     }
-    try {
-      await job.done();
-    } catch (err) {
-      t?.fail("failed to mark job as done", err);
-      safeLog(log, "error", "Failed to mark job as done", { error: err });
-      await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
-      await this.#recordApart(job, err, log);
-    }
+    // After a failure was recorded the job is done already, and this does nothing.
+    await this.#end(job, COMMIT, END_DONE, rec, ctx);
   }
 
   /** Hooks, handler and outcome. Throws only when a jobLocked/jobDone hook throws (gue: a panic). */
-  async #process(
-    job: Job,
-    ctx: WorkContext,
-    log: Logger,
-    t: PollTelemetry | undefined,
-  ): Promise<void> {
+  async #process(job: Job, ctx: WorkContext, rec: PollRecorder): Promise<void> {
     const { hooks, unknownJobWorkFunc, gracefulShutdown, jobTTL } = this.#options;
     await runHooks(hooks.jobLocked, job, null, ctx);
 
@@ -375,16 +428,10 @@ export class Worker {
       : unknownJobWorkFunc;
     if (handler === undefined) {
       const errUnknown = new UnknownJobTypeError(this.id, job.type);
-      t?.worked(false);
-      t?.fail(`job with unknown type: ${JSON.stringify(job.type)}`);
-      safeLog(log, "error", "Got a job with unknown type");
-      try {
-        await job.error(errUnknown);
-      } catch (err) {
-        t?.fail("failed to mark job as error", err);
-        safeLog(log, "error", "Got an error on setting an error to unknown job", { error: err });
-        await this.#recordApart(job, errUnknown, log);
-      }
+      rec.worked(false);
+      rec.fail(`job with unknown type: ${JSON.stringify(job.type)}`);
+      this.#logJob(job, "error", "Got a job with unknown type");
+      await this.#end(job, errUnknown, END_UNKNOWN_TYPE, rec, ctx);
       await this.#runHooksLogged(hooks.unknownJobType, job, errUnknown, ctx);
       return;
     }
@@ -425,24 +472,15 @@ export class Worker {
 
     if (failed && !gracefulShutdown && ctx.signal.aborted) {
       // Interrupted by shutdown: leave the job as it was for the next worker, error not counted.
-      t?.interrupted();
-      safeLog(log, "info", "Job interrupted by shutdown, rolled back", { error: failure });
+      rec.interrupted();
+      this.#logJob(job, "info", "Job interrupted by shutdown, rolled back", { error: failure });
       await job[rollbackJob]();
       return;
     }
     if (failed) {
-      t?.handlerFailed(failure);
+      rec.handlerFailed(failure);
       await runHooks(hooks.jobDone, job, failure, ctx);
-      try {
-        await job.error(failure);
-      } catch (err) {
-        t?.fail("failed to mark job as error", err);
-        safeLog(log, "error", "Got an error on setting an error to an errored job", {
-          error: err,
-          "job-error": errorText(failure),
-        });
-        await this.#recordApart(job, failure, log);
-      }
+      await this.#end(job, failure, END_ERRORED, rec, ctx, { "job-error": errorText(failure) });
       return;
     }
     await runHooks(hooks.jobDone, job, null, ctx);
@@ -451,11 +489,21 @@ export class Worker {
       await job.delete();
     } catch (err) {
       deleted = false;
-      t?.fail("failed to delete finished job", err);
-      safeLog(log, "error", "Got an error on deleting a job", { error: err });
+      rec.fail("failed to delete finished job", err);
+      this.#logJob(job, "error", "Got an error on deleting a job", { error: err });
     }
-    t?.worked(deleted);
-    safeLog(log, "debug", "Job finished");
+    rec.worked(deleted);
+    if (this.#logsDebug) this.#logJob(job, "debug", "Job finished");
+  }
+
+  /** Runs the jobLocked hooks after a failed poll; a method, so a span runs it without a closure. */
+  #lockFailedHooks(err: unknown, ctx: WorkContext): Promise<void> {
+    return this.#runHooksLogged(this.#options.hooks.jobLocked, null, err, ctx);
+  }
+
+  /** Runs the jobDone hooks; a method so that a span can run it without a closure. */
+  #runJobDone(job: Job, err: unknown, ctx: WorkContext): Promise<void> {
+    return runHooks(this.#options.hooks.jobDone, job, err, ctx);
   }
 
   /** A jobLocked/jobDone hook threw: fail the job with it, as gue does for a panic. */
@@ -463,53 +511,65 @@ export class Worker {
     job: Job,
     panic: unknown,
     ctx: WorkContext,
-    log: Logger,
-    t: PollTelemetry | undefined,
+    rec: PollRecorder,
   ): Promise<void> {
     // Spans as gue's: Worker.recoverPanic under Worker.WorkOne, and Worker.recoverPanicRecovery
     // under that when a jobDone hook throws again.
-    const span = t?.panicked(errorText(panic));
-    let again: SpanScope | undefined;
-    let panickedAgain = false;
+    const panicRec = rec.panicked(errorText(panic));
     try {
-      safeLog(log, "error", "Job panicked", { stacktrace: errorText(panic) });
+      this.#logJob(job, "error", "Job panicked", { stacktrace: errorText(panic) });
       let errPanic = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
+      let report = END_PANICKED;
       try {
-        await inScope(span, () => runHooks(this.#options.hooks.jobDone, job, errPanic, ctx));
+        await panicRec.within(this.#runJobDone, this, job, errPanic, ctx);
       } catch (hookErr) {
-        panickedAgain = true;
-        again = span?.child(SPAN_RECOVER_PANIC_RECOVERY);
-        again?.fail("hook job done panicked in job panic recovery", undefined, errorText(hookErr));
-        safeLog(log, "error", "Job panicked during the panic recovery", {
+        panicRec.panickedAgain(errorText(hookErr));
+        this.#logJob(job, "error", "Job panicked during the panic recovery", {
           stacktrace: errorText(hookErr),
         });
         errPanic = new Error(
           `hook job done panicked in job panic recovery (job panicked):\n${errorText(hookErr)}`,
           { cause: hookErr },
         );
+        report = END_PANICKED_AGAIN;
       }
-      try {
-        await job.error(errPanic);
-      } catch (err) {
-        if (panickedAgain) {
-          again?.fail("failed to mark panicked job (hook job done) as error", err);
-          safeLog(
-            log,
-            "error",
-            "Got an error on setting an error to a panicked job (hook job done)",
-            { error: err },
-          );
-        } else {
-          span?.fail("failed to mark panicked job as error", err);
-          safeLog(log, "error", "Got an error on setting an error to a panicked job", {
-            error: err,
-          });
-        }
-        await this.#recordApart(job, errPanic, log);
-      }
+      await this.#end(job, errPanic, report, panicRec, ctx);
     } finally {
-      again?.end();
-      span?.end();
+      panicRec.end();
+    }
+  }
+
+  /**
+   * Ends a job: commits what its handler did (`COMMIT`), or records `failure` and commits. When
+   * the database refuses, this is the one failure path: the refusal is recorded on the span
+   * and logged with gue's text for that place; a failed commit runs the jobUndone hooks; and
+   * the failure is recorded apart, in a transaction of its own.
+   *
+   * @param job The job.
+   * @param failure What to record, or `COMMIT`.
+   * @param report gue's span text and log message for this place.
+   * @param rec Where the refusal is recorded.
+   * @param ctx The hooks' context.
+   * @param fields More fields for the log line.
+   */
+  async #end(
+    job: Job,
+    failure: unknown,
+    report: EndReport,
+    rec: FailureRecorder,
+    ctx: WorkContext,
+    fields?: LogFields,
+  ): Promise<void> {
+    try {
+      if (failure === COMMIT) await job.done();
+      else await job.error(failure);
+    } catch (err) {
+      rec.fail(report.span, err);
+      this.#logJob(job, "error", report.log, { error: err, ...fields });
+      if (failure === COMMIT) {
+        await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
+      }
+      await this.#recordApart(job, failure === COMMIT ? err : failure);
     }
   }
 
@@ -520,20 +580,24 @@ export class Worker {
    * forever when the failure repeats. Nothing to do when the job is gone (the commit did land) or
    * another worker holds it.
    */
-  async #recordApart(job: Job, failure: unknown, log: Logger): Promise<void> {
+  async #recordApart(job: Job, failure: unknown): Promise<void> {
     let again: Job;
     try {
       again = await this.#client.lockJobById(job.id);
     } catch (err) {
       if (!(err instanceof JobNotFoundError)) {
-        safeLog(log, "error", "Could not record the failure in a new transaction", { error: err });
+        this.#logJob(job, "error", "Could not record the failure in a new transaction", {
+          error: err,
+        });
       }
       return;
     }
     try {
       await again.error(failure);
     } catch (err) {
-      safeLog(log, "error", "Could not record the failure in a new transaction", { error: err });
+      this.#logJob(job, "error", "Could not record the failure in a new transaction", {
+        error: err,
+      });
       await again.done().catch(() => {});
     }
   }

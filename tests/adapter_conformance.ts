@@ -18,7 +18,7 @@ import { createTestDatabase, type TestDatabase } from "./_db.ts";
 import type { AdapterName, AdapterSetup, OpenedAdapter } from "./_adapters.ts";
 
 /** Every adapter's `unwrapTx`, to check that none of them claims another adapter's transaction. */
-const unwrappers: Record<AdapterName, (tx: Tx | null | undefined) => unknown> = {
+const unwrappers: Record<AdapterName, (tx: Tx) => unknown> = {
   postgresjs: unwrapPostgresjs,
   pg: unwrapPg,
   pglite: unwrapPglite,
@@ -436,16 +436,20 @@ const cases: Case[] = [
     },
   },
   {
-    name: "unwrapTx returns undefined for another adapter's transaction, null and undefined",
+    name: "unwrapTx throws a TypeError naming the adapter for another adapter's transaction",
     async fn({ setup, adapter, pool }) {
       const tx = await pool.begin();
       try {
         for (const [name, unwrap] of Object.entries(unwrappers)) {
           if (name === setup.name) continue;
-          assert.equal(unwrap(tx), undefined, `${name}'s unwrapTx claimed a ${setup.name} tx`);
+          assert.throws(
+            () => unwrap(tx),
+            (e: Error) => e instanceof TypeError && e.message.includes(`the ${name} adapter`),
+            `${name}'s unwrapTx claimed a ${setup.name} tx`,
+          );
         }
-        assert.equal(adapter.unwrap(null), undefined);
-        assert.equal(adapter.unwrap(undefined), undefined);
+        assert.throws(() => adapter.unwrap(null), TypeError);
+        assert.throws(() => adapter.unwrap(undefined), TypeError);
       } finally {
         await tx.rollback();
       }

@@ -289,7 +289,11 @@ describe("lockJob()", () => {
     assert.deepEqual(job.json<{ name: string }>(), { name: "gue" });
     assert.ok(job.tx(), "the job holds its transaction");
     await job.done();
-    assert.equal(job.tx(), null);
+    assert.throws(
+      () => job.tx(),
+      (e: Error) =>
+        e.message.startsWith(`job ${job.id} (F) is already done: its transaction is committed;`),
+    );
   });
 
   test("takes the highest priority first, then the oldest among equals", async () => {
@@ -347,7 +351,7 @@ describe("lockJob()", () => {
     await t.client.enqueue({ type: "T", queue: "txq" });
     const job = await t.client.lockJob("txq");
     assert.ok(job);
-    const { rows } = await job.tx()!.query<{ n: number }>(
+    const { rows } = await job.tx().query<{ n: number }>(
       "SELECT count(*)::int AS n FROM gue_jobs WHERE queue = $1",
       ["txq"],
     );
@@ -454,5 +458,51 @@ describe("Client", () => {
     assert.deepEqual(applied.flat(), [], "the schema was already current");
     const rows = await t.sql`SELECT version FROM gue_migrations ORDER BY version`;
     assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+  });
+});
+
+describe("countJobs()", () => {
+  test("counts ready and scheduled jobs per queue, by the client's clock, ordered by queue", async () => {
+    assert.deepEqual(await t.client.countJobs(), [], "no queue without jobs");
+    const later = new Date(Date.now() + 3_600_000);
+    await t.client.enqueueBatch([
+      { type: "X", queue: "b" },
+      { type: "X", queue: "b", runAt: later },
+      { type: "X", queue: "b", runAt: later },
+      { type: "X", queue: "" },
+      { type: "X", queue: "a", runAt: new Date(Date.now() - 1000) },
+    ]);
+    assert.deepEqual(await t.client.countJobs(), [
+      { queue: "", ready: 1, scheduled: 0 },
+      { queue: "a", ready: 1, scheduled: 0 },
+      { queue: "b", ready: 1, scheduled: 2 },
+    ]);
+  });
+
+  test("counts a job being worked (its row locked) as ready", async (tt) => {
+    if (!concurrent()) {
+      console.log(`skipped: ${t.pool.name} runs one transaction at a time`);
+      return tt.skip("no concurrent transactions");
+    }
+    await t.client.enqueue({ type: "X", queue: "busy" });
+    const job = await t.client.lockJob("busy");
+    try {
+      assert.deepEqual(await t.client.countJobs(), [{ queue: "busy", ready: 1, scheduled: 0 }]);
+    } finally {
+      await job!.done();
+    }
+  });
+
+  test("rejects with DatabaseError when the query fails", async () => {
+    await t.sql`ALTER TABLE gue_jobs RENAME TO gue_jobs_hidden`;
+    try {
+      await assert.rejects(
+        () => t.client.countJobs(),
+        (err: DatabaseError) =>
+          err instanceof DatabaseError && err.code === "42P01" && /^countJobs: /.test(err.message),
+      );
+    } finally {
+      await t.sql`ALTER TABLE gue_jobs_hidden RENAME TO gue_jobs`;
+    }
   });
 });

@@ -152,7 +152,7 @@ describe("crashes", () => {
           seen.push({ workerId: ctx.workerId, errorCount: job.errorCount });
           calls.set(job.id, seen);
           if (seen.length > 1) return; // the second time round it simply succeeds
-          const result = await job.tx()!.query<{ pid: number }>("select pg_backend_pid() as pid");
+          const result = await job.tx().query<{ pid: number }>("select pg_backend_pid() as pid");
           pid = result.rows[0].pid;
           // Carry on only once the test has killed this transaction's backend.
           await waitFor(() => terminated, 30_000, "backend terminated");

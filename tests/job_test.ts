@@ -4,6 +4,7 @@ import {
   backoffNever,
   Client,
   constantBackoff,
+  DatabaseError,
   discardJob,
   type Job,
   rescheduleJobAt,
@@ -31,7 +32,7 @@ describe("Job.done()", () => {
     await job.delete();
     await Promise.all([job.done(), job.done(), job.done()]);
     await job.done();
-    assert.equal(job.tx(), null);
+    assert.throws(() => job.tx(), /is already done: its transaction is committed/);
     assert.equal(await theRow(), undefined, "the delete was committed");
   });
 
@@ -65,7 +66,11 @@ describe("Job.error()", () => {
     const job = await enqueueAndLock(client);
     const before = Date.now();
     await job.error(new Error("it broke"));
-    assert.equal(job.tx(), null, "error() commits");
+    assert.throws(
+      () => job.tx(),
+      /is already done: its transaction is committed/,
+      "error() commits",
+    );
     const row = await theRow();
     assert.equal(row.error_count, 1);
     assert.match(row.last_error, /^it broke\n/);
@@ -165,12 +170,97 @@ describe("Job.json()", () => {
     assert.deepEqual(job!.json(), [1, "two", { three: 3 }]);
     await job!.done();
     await t.sql`TRUNCATE gue_jobs`;
-    await t.client.enqueue({ type: "T", queue: "j" });
-    const empty = await t.client.lockJob("j");
+    await t.client.enqueue({ type: "T", queue: "j", args: new TextEncoder().encode("{oops") });
+    const bad = await t.client.lockJob("j");
     assert.throws(
-      () => empty!.json(),
-      (e: Error) => e instanceof SyntaxError && e.message.includes(empty!.id),
+      () => bad!.json(),
+      (e: Error) => e instanceof SyntaxError && e.message.includes(bad!.id),
     );
-    await empty!.done();
+    await bad!.done();
+  });
+
+  test("a job enqueued without args has empty args, and json() returns undefined", async () => {
+    await t.client.enqueue({ type: "T", queue: "j" });
+    const job = await t.client.lockJob("j");
+    assert.ok(job);
+    assert.equal(job.args.length, 0, "stored as empty bytes, as gue stores them");
+    assert.equal(job.json(), undefined);
+    assert.equal(job.json<{ a?: number } | undefined>()?.a ?? 1, 1);
+    await job.done();
+  });
+
+  test("null and other JSON values are returned as stored", async () => {
+    await t.client.enqueue({ type: "T", queue: "j", args: null });
+    const job = await t.client.lockJob("j");
+    assert.equal(job!.json(), null);
+    await job!.done();
+  });
+});
+
+describe("Job.tx()", () => {
+  test("is the open transaction until the job is done, then throws naming the job", async () => {
+    const job = await enqueueAndLock();
+    const { rows } = await job.tx().query<{ one: number }>("SELECT 1 AS one");
+    assert.equal(rows[0].one, 1);
+    await job.done();
+    assert.throws(
+      () => job.tx(),
+      (e: Error) =>
+        e.message ===
+          `job ${job.id} (T) is already done: its transaction is committed; job.tx() is only ` +
+            "valid while the handler runs (or, for a job locked by hand, until done())",
+    );
+  });
+});
+
+describe("database errors of job methods", () => {
+  /** Asserts a DatabaseError from `operation` with the SQLSTATE `code`, the driver's error as cause. */
+  function isDatabaseError(err: unknown, operation: string, code: string): DatabaseError {
+    assert.ok(err instanceof DatabaseError, `a DatabaseError, got ${err}`);
+    assert.equal(err.code, code);
+    assert.ok(err.message.startsWith(`${operation}: `), err.message);
+    assert.ok(err.cause instanceof Error, "the driver's error is the cause");
+    assert.notEqual(err.cause, err);
+    return err;
+  }
+
+  test("delete() and error() reject with DatabaseError in an aborted transaction", async () => {
+    const job = await enqueueAndLock();
+    await assert.rejects(job.tx().query("SELECT * FROM no_such_table"));
+    const deleting = await job.delete().then(() => undefined, (err) => err);
+    isDatabaseError(deleting, "job.delete", "25P02");
+    assert.ok(job.tx(), "a failed delete leaves the transaction to the caller");
+    const erroring = await job.error(new Error("x")).then(() => undefined, (err) => err);
+    isDatabaseError(erroring, "job.error", "25P02");
+    assert.throws(() => job.tx(), /is already done: its transaction is rolled back/);
+    const row = await theRow();
+    assert.equal(row.error_count, 0, "nothing was recorded");
+  });
+
+  test("done() rejects with DatabaseError keeping the server's fields for a deferred constraint", async () => {
+    await t.sql`CREATE TABLE job_parent (id int PRIMARY KEY)`;
+    await t.sql`CREATE TABLE job_child (parent_id int CONSTRAINT job_child_parent_fk
+      REFERENCES job_parent (id) DEFERRABLE INITIALLY DEFERRED)`;
+    try {
+      const job = await enqueueAndLock();
+      await job.tx().query("INSERT INTO job_child VALUES (42)");
+      await job.delete();
+      const err = isDatabaseError(
+        await job.done().then(() => undefined, (e) => e),
+        "job.done",
+        "23503",
+      );
+      assert.equal(err.constraint, "job_child_parent_fk");
+      assert.equal(err.table, "job_child");
+      assert.equal(err.schema, "public");
+      assert.match(err.detail ?? "", /\(parent_id\)=\(42\)/);
+      assert.ok(err.severity, "the severity is kept");
+      assert.equal((err.cause as { code?: string }).code, "23503");
+      assert.throws(() => job.tx(), /its transaction is ended by a failed commit/);
+      assert.ok(await theRow(), "the delete rolled back with the commit");
+    } finally {
+      await t.sql`DROP TABLE IF EXISTS job_child`;
+      await t.sql`DROP TABLE IF EXISTS job_parent`;
+    }
   });
 });

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { context, type Span, SpanStatusCode } from "@opentelemetry/api";
+import { context, metrics, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   DataPointType,
@@ -31,6 +31,7 @@ import {
   WorkerPool,
   type WorkMap,
 } from "../mod.ts";
+import { NOOP_WORKER_RECORDER, workerRecorder } from "../src/telemetry/worker_recorder.ts";
 import { createTestDatabase, useTestDatabase, waitFor } from "./_db.ts";
 
 const t = useTestDatabase();
@@ -54,6 +55,8 @@ function otel() {
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
   return {
+    meterProvider,
+    tracerProvider,
     meter: meterProvider.getMeter("gue-test"),
     tracer: tracerProvider.getTracer("gue-test"),
     async metrics(): Promise<MetricData[]> {
@@ -411,7 +414,9 @@ describe("OpenTelemetry", () => {
     const client = new Client(t.pool, { meter: o.meter });
     await client.enqueueBatch(Array.from({ length: 6 }, () => ({ type: "P", queue: "pool" })));
     let done = 0;
-    const pool = new WorkerPool(client, { P: () => void done++ }, 3, {
+    // PGlite runs one transaction at a time and refuses a pool of several workers.
+    const size = t.pool.capabilities.concurrentTransactions ? 3 : 1;
+    const pool = new WorkerPool(client, { P: () => void done++ }, size, {
       queue: "pool",
       pollInterval: 20,
       meter: o.meter,
@@ -430,10 +435,41 @@ describe("OpenTelemetry", () => {
   });
 
   test("without meter and tracer nothing is recorded and jobs work as usual", async () => {
-    await t.client.enqueue({ type: "Ok" });
-    const worker = new Worker(t.client, { Ok: () => {} });
-    assert.equal(await worker.workOne(), true);
-    assert.equal((await t.sql`SELECT count(*)::int AS n FROM gue_jobs`)[0].n, 0);
+    // The SDK is installed as the global provider, as in an application that set it up: gue
+    // must not fall back to it (metrics.getMeter, trace.getTracer) when given no meter or tracer.
+    const o = otel();
+    assert.ok(metrics.setGlobalMeterProvider(o.meterProvider));
+    assert.ok(trace.setGlobalTracerProvider(o.tracerProvider));
+    try {
+      const client = new Client(t.pool);
+      await client.enqueueBatch([{ type: "Ok" }, { type: "Fails" }, { type: "Nope" }]);
+      const worker = new Worker(client, {
+        Ok: () => {},
+        Fails: () => Promise.reject(new Error("no")),
+      }, { hooks: { jobDone: [(_job, err) => void (err ?? 0)] } });
+      for (let i = 0; i < 4; i++) await worker.workOne();
+      assert.equal((await t.sql`SELECT count(*)::int AS n FROM gue_jobs`)[0].n, 2, "Ok deleted");
+      assert.deepEqual(o.spans(), [], "no span");
+      assert.deepEqual((await o.metrics()).map((m) => m.descriptor.name), [], "no instrument");
+
+      // The capture works: what does use the global providers is recorded.
+      trace.getTracer("probe").startSpan("probe").end();
+      metrics.getMeter("probe").createCounter("probe").add(1);
+      assert.deepEqual(o.spans().map((s) => s.name), ["probe"]);
+      assert.deepEqual((await o.metrics()).map((m) => m.descriptor.name), ["probe"]);
+    } finally {
+      trace.disable();
+      metrics.disable();
+      await o.shutdown();
+    }
+  });
+
+  test("a worker without meter and tracer holds the shared no-op recorder", () => {
+    const recorder = workerRecorder({ spanWorkOneNoJob: true });
+    assert.equal(recorder, NOOP_WORKER_RECORDER);
+    assert.equal(recorder.poll(), recorder.poll(), "one poll recorder for every poll");
+    const o = otel();
+    assert.notEqual(workerRecorder({ meter: o.meter, spanWorkOneNoJob: false }), recorder);
   });
 
   test("a meter or tracer that is not one is refused at construction", () => {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   Client,
   constantBackoff,
+  DatabaseError,
   type HookFunc,
   type Job,
   type LogFields,
@@ -25,6 +26,18 @@ function recordingLogger(): Logger & {
     lines.push({ level, msg, fields: fields ?? {} });
   };
   return { lines, debug: at("debug"), info: at("info"), error: at("error") };
+}
+
+/** Whether the job's transaction is still open: `job.tx()` throws once the job is done. */
+function txState(job: Job | null): string {
+  if (job === null) return "none";
+  try {
+    job.tx();
+    return "open";
+  } catch (err) {
+    assert.match((err as Error).message, /is already done: its transaction is/);
+    return "done";
+  }
 }
 
 async function jobs() {
@@ -115,13 +128,13 @@ describe("Worker", () => {
         jobDone: [() => void events.push("jobDone")],
         unknownJobType: [(job, err) => {
           events.push(
-            `unknown tx=${job!.tx() === null ? "null" : "open"} ${(err as Error).message}`,
+            `unknown tx=${txState(job)} ${(err as Error).message}`,
           );
         }],
       },
     });
     assert.equal(await worker.workOne(), true);
-    assert.deepEqual(events, ['unknown tx=null worker[id=wu] unknown job type: "Nobody"']);
+    assert.deepEqual(events, ['unknown tx=done worker[id=wu] unknown job type: "Nobody"']);
     const [row] = await jobs();
     assert.equal(row.error_count, 1);
     assert.equal(row.last_error, 'worker[id=wu] unknown job type: "Nobody"');
@@ -201,13 +214,11 @@ describe("hooks", () => {
     const events: string[] = [];
     const hook = (name: string): HookFunc => async (job, err) => {
       events.push(
-        `${name}(${job ? job.type : "null"}, ${err === null ? "null" : "err"}, tx=${
-          job?.tx() ? "open" : "none"
-        })`,
+        `${name}(${job ? job.type : "null"}, ${err === null ? "null" : "err"}, tx=${txState(job)})`,
       );
       if (name === "done" && job) {
         // Side effect written atomically with the job's completion.
-        await job.tx()!.query("INSERT INTO finished_jobs_log VALUES ($1, $2)", [job.id, "done"]);
+        await job.tx().query("INSERT INTO finished_jobs_log VALUES ($1, $2)", [job.id, "done"]);
       }
     };
     const worker = new Worker(t.client, { Ok: () => void events.push("handler") }, {
@@ -238,7 +249,7 @@ describe("hooks", () => {
       queue: "h2",
       hooks: {
         jobDone: [async (job, err) => {
-          const { rows } = await job!.tx()!.query<{ error_count: number }>(
+          const { rows } = await job!.tx().query<{ error_count: number }>(
             "SELECT error_count FROM gue_jobs WHERE job_id = $1",
             [job!.id],
           );
@@ -336,19 +347,25 @@ describe("hooks", () => {
     const undone: string[] = [];
     const worker = new Worker(t.client, {
       Orphan: async (job) => {
-        await job.tx()!.query("INSERT INTO child VALUES (42)");
+        await job.tx().query("INSERT INTO child VALUES (42)");
       },
     }, {
       queue: "undone",
       logger,
       hooks: {
         jobUndone: [
-          (job, err) => void undone.push(`${job!.type} ${(err as { code?: string }).code}`),
+          (job, err) => {
+            assert.ok(err instanceof DatabaseError, "the commit error is a DatabaseError");
+            assert.equal(err.constraint, "child_parent_id_fkey");
+            assert.ok(err.cause, "with the driver's error as cause");
+            assert.throws(() => job!.tx(), /ended by a failed commit/, "the transaction is gone");
+            undone.push(`${job!.type} ${err.code} ${err.message.split(":")[0]}`);
+          },
         ],
       },
     });
     assert.equal(await worker.workOne(), true);
-    assert.deepEqual(undone, ["Orphan 23503"]);
+    assert.deepEqual(undone, ["Orphan 23503 job.done"]);
     assert.ok(logger.lines.some((l) => l.msg === "Failed to mark job as done"));
     const rows = await jobs();
     assert.equal(rows.length, 1, "the delete rolled back with the failed commit");
@@ -369,7 +386,7 @@ describe("hooks", () => {
       Sloppy: async (job) => {
         runs++;
         // The error aborts the job's transaction; the handler ignores it and returns.
-        await job.tx()!.query("SELECT * FROM no_such_table").catch(() => {});
+        await job.tx().query("SELECT * FROM no_such_table").catch(() => {});
       },
     }, { queue: "aborted", logger });
     assert.equal(await worker.workOne(), true);
@@ -445,7 +462,7 @@ describe("Job in a handler", () => {
     await t.client.enqueue({ type: "Parent", queue: "chain" });
     const worker = new Worker(t.client, {
       Parent: async (job: Job) => {
-        await t.client.enqueueTx({ type: "Child", queue: "chain" }, job.tx()!);
+        await t.client.enqueueTx({ type: "Child", queue: "chain" }, job.tx());
       },
       Child: () => {},
     }, { queue: "chain" });

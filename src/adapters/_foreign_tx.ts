@@ -77,10 +77,21 @@ export class ForeignTx<N> implements Tx {
  * `unwrapTx`.
  *
  * @param native The adapter's symbol.
- * @param tx Any transaction, or nothing.
- * @returns The handle, or `undefined` for `null`, `undefined` and another adapter's transaction.
+ * @param adapter The adapter's name, for the error: `"postgresjs"`.
+ * @param tx A transaction of that adapter: `job.tx()`, or one its `.tx(native)` wrapped.
+ * @returns The handle.
+ * @throws {TypeError} When `tx` is not a transaction of that adapter (another adapter's, or not
+ *   a transaction at all).
  */
-export function unwrapNative<N>(native: symbol, tx: Tx | null | undefined): N | undefined {
-  if (tx && native in tx) return (tx as unknown as Record<symbol, N>)[native];
-  return undefined;
+export function unwrapNative<N>(native: symbol, adapter: string, tx: Tx): N {
+  if (tx !== null && typeof tx === "object" && native in tx) {
+    return (tx as unknown as Record<symbol, N>)[native];
+  }
+  const what = tx === null || typeof tx !== "object"
+    ? String(tx)
+    : "a transaction of another adapter";
+  throw new TypeError(
+    `unwrapTx of the ${adapter} adapter: tx must be a transaction of the ${adapter} adapter ` +
+      `(job.tx() of a client on ${adapter}, or ${adapter}.tx(native)), got ${what}`,
+  );
 }

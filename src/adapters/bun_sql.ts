@@ -269,6 +269,6 @@ bunSql.tx = function tx(sql: BunSqlQueryable): Tx {
  * };
  * ```
  */
-export function unwrapTx(tx: Tx | null | undefined): BunSqlQueryable | undefined {
-  return unwrapNative<BunSqlQueryable>(native, tx);
+export function unwrapTx(tx: Tx): BunSqlQueryable {
+  return unwrapNative<BunSqlQueryable>(native, "bunSql", tx);
 }

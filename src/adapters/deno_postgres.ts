@@ -385,15 +385,18 @@ denoPostgres.tx = function tx(tx: DenoPostgresTransaction): Tx {
  * Returns the deno-postgres transaction behind a transaction this adapter made (for example
  * `job.tx()`), so application code can use tagged templates on it.
  *
- * @param tx A transaction from gue.
- * @returns The native `Transaction`, or `undefined` for a transaction of another adapter.
+ * @param tx A transaction from gue, made by this adapter.
+ * @returns The native `Transaction`.
+ * @throws {TypeError} For a transaction of another adapter.
  *
- * @example
+ * @example Write in the job's transaction
  * ```ts ignore
- * const t = unwrapTx(job.tx())!;
+ * import { unwrapTx } from "@gue/gue/adapters/deno_postgres";
+ *
+ * const t = unwrapTx(job.tx());
  * await t.queryObject({ text: "insert into audit (job) values ($1)", args: [job.id] });
  * ```
  */
-export function unwrapTx(tx: Tx | null | undefined): DenoPostgresTransaction | undefined {
-  return unwrapNative<DenoPostgresTransaction>(native, tx);
+export function unwrapTx(tx: Tx): DenoPostgresTransaction {
+  return unwrapNative<DenoPostgresTransaction>(native, "denoPostgres", tx);
 }

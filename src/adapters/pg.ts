@@ -257,16 +257,18 @@ pg.tx = function tx(conn: PgClient): Tx {
  * Returns the node-postgres connection behind a transaction this adapter made (for example
  * `job.tx()`), so application code can run its own statements in the job's transaction.
  *
- * @param tx A transaction from gue.
- * @returns The `PoolClient` (or the `Client` given to `pg.tx`), or `undefined` for a
- * transaction of another adapter.
+ * @param tx A transaction from gue, made by this adapter.
+ * @returns The `PoolClient` (or the `Client` given to `pg.tx`).
+ * @throws {TypeError} For a transaction of another adapter.
  *
- * @example
+ * @example Write in the job's transaction
  * ```ts ignore
- * const conn = unwrapTx(job.tx())!;
+ * import { unwrapTx } from "@gue/gue/adapters/pg";
+ *
+ * const conn = unwrapTx(job.tx());
  * await conn.query("INSERT INTO audit (job) VALUES ($1)", [job.id]);
  * ```
  */
-export function unwrapTx(tx: Tx | null | undefined): PgPoolClient | PgClient | undefined {
-  return unwrapNative<PgConn>(native, tx);
+export function unwrapTx(tx: Tx): PgPoolClient | PgClient {
+  return unwrapNative<PgConn>(native, "pg", tx);
 }

@@ -352,15 +352,18 @@ pglite.tx = function tx(tx: PgliteTransaction): Tx {
  * Returns the PGlite transaction behind a transaction this adapter made (for example
  * `job.tx()`), so application code can run its own statements in the job's transaction.
  *
- * @param tx A transaction from gue.
- * @returns The native `Transaction`, or `undefined` for a transaction of another adapter.
+ * @param tx A transaction from gue, made by this adapter.
+ * @returns The native `Transaction`.
+ * @throws {TypeError} For a transaction of another adapter.
  *
- * @example
+ * @example Write in the job's transaction
  * ```ts ignore
- * const tx = unwrapTx(job.tx())!;
+ * import { unwrapTx } from "@gue/gue/adapters/pglite";
+ *
+ * const tx = unwrapTx(job.tx());
  * await tx.query("insert into audit (job) values ($1)", [job.id]);
  * ```
  */
-export function unwrapTx(tx: Tx | null | undefined): PgliteTransaction | undefined {
-  return unwrapNative<PgliteTransaction>(native, tx);
+export function unwrapTx(tx: Tx): PgliteTransaction {
+  return unwrapNative<PgliteTransaction>(native, "pglite", tx);
 }

@@ -209,8 +209,6 @@ postgresjs.tx = function tx(sql: AnySql): Tx {
  * };
  * ```
  */
-export function unwrapTx(
-  tx: Tx | null | undefined,
-): ReservedSql<any> | TransactionSql<any> | undefined {
-  return unwrapNative<ReservedSql<any> | TransactionSql<any>>(native, tx);
+export function unwrapTx(tx: Tx): ReservedSql<any> | TransactionSql<any> {
+  return unwrapNative<ReservedSql<any> | TransactionSql<any>>(native, "postgresjs", tx);
 }
