@@ -8,6 +8,7 @@
  * `jsr:@db/postgres` are looked up only where they can exist.
  */
 import type { ConnPool, Tx } from "../src/adapter.ts";
+import { VENDORED_JSR, vendoredMapPath } from "../scripts/vendored_import_map.ts";
 
 /** The adapters, by the names `GUE_TEST_ADAPTER` takes. */
 export const adapterNames = ["postgresjs", "pg", "pglite", "bunSql", "denoPostgres"] as const;
@@ -165,7 +166,12 @@ const denoPostgresSetup: AdapterSetup = {
       await importDenoPostgres();
       return undefined;
     } catch {
-      return "jsr:@db/postgres not resolvable";
+      // Deno reads one import map at a time: a run without the merged map (the plain
+      // `deno task test`) cannot reach the vendored copy.
+      return vendoredMapPath()
+        ? `jsr:@db/postgres not resolvable without the merged import map; ` +
+          `\`deno task test:adapters\` runs denoPostgres against ${VENDORED_JSR}`
+        : "jsr:@db/postgres not resolvable (JSR unreachable, and no vendored copy beside the repo)";
     }
   },
   async open(url, max) {

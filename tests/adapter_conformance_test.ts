@@ -2,6 +2,10 @@
  * Runs the adapter conformance suite (`adapter_conformance.ts`) for every adapter: postgres.js,
  * pg and PGlite everywhere, Bun.SQL on Bun, deno-postgres on Deno where `jsr:@db/postgres`
  * resolves. The others are registered as skipped, with a `skipped:` line saying why.
+ *
+ * Where JSR is unreachable, deno-postgres resolves only through the import map that
+ * `scripts/vendored_import_map.ts` writes, so a plain `deno test` skips it and
+ * `deno task test:adapters` runs this suite for it against `../shared/vendor/jsr/`.
  */
 import { adapterConformance } from "./adapter_conformance.ts";
 import { adapterNames, adapters } from "./_adapters.ts";
