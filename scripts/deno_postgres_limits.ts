@@ -22,7 +22,8 @@
 const driver = "jsr:@db/postgres@^0.19";
 const { Pool } = await import(driver);
 
-const url = Deno.args[0] ?? Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1/postgres";
+const url = Deno.args[0] ?? Deno.env.get("DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1/postgres";
 const socketDir = Deno.args[1] ?? "/var/run/postgresql";
 const STATEMENTS = 200;
 
@@ -44,7 +45,10 @@ async function perStatement(options: unknown): Promise<number> {
 }
 
 const u = new URL(url);
-const common = { user: decodeURIComponent(u.username), database: u.pathname.slice(1) || "postgres" };
+const common = {
+  user: decodeURIComponent(u.username),
+  database: u.pathname.slice(1) || "postgres",
+};
 const tcp = await perStatement({
   ...common,
   hostname: u.hostname,
