@@ -1,0 +1,100 @@
+/**
+ * What a scenario left behind, read from its database: lost jobs, duplicated effects, leftover
+ * jobs, and how long the workers took to commit again after each fault.
+ *
+ * @module
+ */
+import type pg from "pg";
+
+/** The outcome of the jobs of one scenario. */
+export interface JobOutcome {
+  /** Jobs enqueued (committed enqueues only). */
+  jobs: number;
+  /** Enqueued jobs with neither an effect nor a row in gue_jobs. */
+  lost: number;
+  /** Committed effects beyond the first, over all jobs. */
+  duplicated: number;
+  /** Jobs still in gue_jobs. */
+  leftover: number;
+  /** Jobs with a committed effect. */
+  done: number;
+}
+
+/**
+ * Counts the outcome of the jobs whose ids are `enqueued`.
+ *
+ * @param db The scenario's database.
+ * @param enqueued Ids of every job whose enqueue committed.
+ * @returns The counts.
+ */
+export async function jobOutcome(db: pg.Pool, enqueued: string[]): Promise<JobOutcome> {
+  const { rows: [r] } = await db.query<
+    { done: string; duplicated: string; leftover: string; lost: string }
+  >(
+    `with expected(id) as (select unnest($1::text[]))
+     select
+       (select count(*) from chaos_effects) as done,
+       (select coalesce(sum(runs - 1), 0) from chaos_effects) as duplicated,
+       (select count(*) from gue_jobs) as leftover,
+       (select count(*) from expected e
+         where not exists (select 1 from chaos_effects f where f.job_id = e.id)
+           and not exists (select 1 from gue_jobs j where j.job_id = e.id)) as lost`,
+    [enqueued],
+  );
+  return {
+    jobs: enqueued.length,
+    lost: Number(r.lost),
+    duplicated: Number(r.duplicated),
+    leftover: Number(r.leftover),
+    done: Number(r.done),
+  };
+}
+
+/** How the workers came back after the faults. */
+export interface Recovery {
+  /** The longest time from a fault to the last worker's first commit after it, in ms. */
+  worstMs: number | null;
+  /** Worker slots (process × index) alive at the end that never committed after the last fault. */
+  stuck: number;
+}
+
+/**
+ * For each fault, the time until every worker slot alive at the end had committed once more.
+ *
+ * @param db The scenario's database.
+ * @param faults When each fault ended (ms since the epoch; for a restart: when the server
+ *   accepted connections again).
+ * @param slots The worker slots alive at the end: pid and worker index, with the process's start.
+ * @returns The worst recovery time and the number of slots that never recovered.
+ */
+export async function recovery(
+  db: pg.Pool,
+  faults: number[],
+  slots: { pid: number; index: number }[],
+): Promise<Recovery> {
+  if (faults.length === 0 || slots.length === 0) return { worstMs: null, stuck: 0 };
+  const { rows } = await db.query<{ pid: number; worker_index: number; at: Date }>(
+    "select pid, worker_index, at from chaos_effects order by at",
+  );
+  const bySlot = new Map<string, number[]>();
+  for (const r of rows) {
+    const key = `${r.pid}/${r.worker_index}`;
+    let list = bySlot.get(key);
+    if (!list) bySlot.set(key, list = []);
+    list.push(r.at.getTime());
+  }
+  let worst = 0;
+  let stuck = 0;
+  faults.forEach((fault, i) => {
+    const last = i === faults.length - 1;
+    for (const { pid, index } of slots) {
+      const next = bySlot.get(`${pid}/${index}`)?.find((t) => t >= fault);
+      if (next === undefined) {
+        if (last) stuck++;
+        continue;
+      }
+      worst = Math.max(worst, next - fault);
+    }
+  });
+  return { worstMs: worst, stuck };
+}
