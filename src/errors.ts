@@ -324,10 +324,11 @@ export class DatabaseError extends Error {
     this.name = "DatabaseError";
     const self = this as unknown as Record<string, unknown>;
     if (typeof code === "string") self.code = code;
+    // The server sends every field as text. Only strings are taken: JavaScriptCore (Bun) gives
+    // every Error numeric `line` and `column` of its own, which are not the server's.
     for (const [name, alias] of SERVER_FIELDS) {
-      const value = c[name] ?? c[alias] ?? nested[name];
-      if (typeof value === "string") self[name] = value;
-      else if (typeof value === "number") self[name] = String(value);
+      const value = [c[name], c[alias], nested[name]].find((v) => typeof v === "string");
+      if (value !== undefined) self[name] = value;
     }
   }
 }

@@ -175,7 +175,7 @@ export class Job implements JobData {
    * ```
    */
   tx(): Tx {
-    return this.#open();
+    return this.#open("job.tx()");
   }
 
   /**
@@ -188,7 +188,7 @@ export class Job implements JobData {
   delete(): Promise<void> {
     return this.#serial(async () => {
       if (this.#deleted) return;
-      const tx = this.#open();
+      const tx = this.#open("job.delete()");
       try {
         await tx.query(jobDelete, [this.id]);
       } catch (err) {
@@ -223,7 +223,7 @@ export class Job implements JobData {
    */
   error(err: unknown): Promise<void> {
     return this.#serial(async () => {
-      const tx = this.#open();
+      const tx = this.#open("job.error()");
       const errorCount = this.errorCount + 1;
       const now = new Date();
       const outcome = findOutcome(err);
@@ -260,11 +260,11 @@ export class Job implements JobData {
     return this.#serial(() => this.#rollback());
   }
 
-  #open(): Tx {
+  #open(call: string): Tx {
     if (this.#tx === null) {
       throw new Error(
         `job ${this.id} (${this.type}) is already done: its transaction is ${this.#ended}; ` +
-          "job.tx() is only valid while the handler runs (or, for a job locked by hand, until done())",
+          `${call} is only valid while the handler runs (or, for a job locked by hand, until done())`,
       );
     }
     return this.#tx;

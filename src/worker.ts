@@ -46,7 +46,8 @@ export interface WorkContext {
 /**
  * Works one job. Return (or resolve) to delete it; throw (or reject) to record the failure and
  * retry it after the client's backoff — or throw `discardJob()` / `rescheduleJobAt()` /
- * `rescheduleJobIn()` for those outcomes.
+ * `rescheduleJobIn()` for those outcomes. While it runs, `job.tx()` is the job's open
+ * transaction: what the handler writes in it commits with the job's outcome.
  */
 export type WorkFunc = (job: Job, ctx: WorkContext) => void | Promise<void>;
 

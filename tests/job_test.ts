@@ -47,8 +47,11 @@ describe("Job.done()", () => {
   test("delete() after done() throws a clear error", async () => {
     const job = await enqueueAndLock();
     await job.done();
-    await assert.rejects(() => job.delete(), /is already done/);
-    await assert.rejects(() => job.error(new Error("x")), /is already done/);
+    await assert.rejects(() => job.delete(), /is already done: .*; job\.delete\(\) is only valid/);
+    await assert.rejects(
+      () => job.error(new Error("x")),
+      /is already done: .*; job\.error\(\) is only valid/,
+    );
   });
 
   test("delete() twice deletes once", async () => {
