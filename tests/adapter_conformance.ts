@@ -59,6 +59,15 @@ const bytesOf = (value: unknown): number[] => {
   return [...value];
 };
 
+/** `promise`, or a rejection naming `what` once `ms` have passed: a hang fails, and fails fast. */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function count(pool: ConnPool, where: string, params: unknown[]): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM conf_items WHERE ${where}`,
@@ -413,6 +422,36 @@ const cases: Case[] = [
       const all = await Promise.all(Array.from({ length: MAX }, () => pool.begin()));
       for (const t of all) await t.query("SELECT 1");
       for (const t of all) await t.commit();
+    },
+  },
+  {
+    name: "a pool that met a database refusing connections works once the database accepts them",
+    server: true,
+    async fn({ setup, pool }) {
+      const db = await createTestDatabase("gue_conf_refuse");
+      const size = 2;
+      const opened = await setup.open(db.url, size);
+      try {
+        await pool.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS false`);
+        // More failed connects than the pool has connections: none of them may cost it one.
+        for (let i = 0; i < 2 * size + 1; i++) {
+          await assert.rejects(within(10_000, opened.pool.query("SELECT 1"), "a refused query"));
+        }
+        await pool.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`);
+        const { rows } = await within(
+          10_000,
+          opened.pool.query<{ one: number }>("SELECT 1 AS one"),
+          "a query after the database accepts connections again",
+        );
+        assert.equal(rows[0].one, 1);
+        const tx = await within(10_000, opened.pool.begin(), "a transaction after that");
+        await tx.query("SELECT 1");
+        await tx.commit();
+      } finally {
+        await pool.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`);
+        await opened.pool.close();
+        await db.drop();
+      }
     },
   },
   {

@@ -92,9 +92,11 @@ export interface DenoPostgresPoolClient extends DenoPostgresQueryable {
 
 /** The members of a deno-postgres `Pool` (`new Pool(url, size, lazy)`) this adapter uses. */
 export interface DenoPostgresPool {
+  /** How many connections the pool holds (0 until it has initialised). */
+  readonly size: number;
   /** Takes a connection from the pool, waiting for one to be free. */
   connect(): Promise<DenoPostgresPoolClient>;
-  /** Closes the pool's idle connections. */
+  /** Closes the pool's idle connections; the next `connect()` opens the pool again. */
   end(): Promise<void>;
 }
 
@@ -272,11 +274,36 @@ class ClientTx implements DenoPostgresTx {
   }
 }
 
+/**
+ * The adapter's pool. Besides refusing work after `close()`, it keeps count of the driver's pool
+ * slots, because deno-postgres 0.19 loses one for good whenever a connect fails (it takes the
+ * client off its stack before connecting and never puts it back): a pool opened while the server
+ * refused connections would otherwise shrink to nothing and then wait forever.
+ *
+ * So no more callers than the driver has slots left ever enter its `connect()` (the rest wait
+ * here, where a lost slot cannot strand them), failed connects are counted, and once every slot
+ * is lost the driver's pool is ended and opened afresh with all of them (its `connect()`
+ * re-creates an ended pool). Only then: the driver's `end()` connects each idle connection before
+ * closing it, which with none left idle costs nothing, and with the server down would fail. Until
+ * every slot is lost, the pool works with the slots it has left.
+ */
 class DenoPostgresConnPool implements ConnPool {
   readonly name = "denoPostgres";
   readonly capabilities = { concurrentTransactions: true };
   readonly #pool: DenoPostgresPool;
   #closed?: Promise<void>;
+  /** The driver's pool size, once it has initialised. */
+  #size?: number;
+  /** Slots taken: connects in flight and clients checked out. */
+  #inUse = 0;
+  /** Slots the driver lost to failed connects since it was last opened. */
+  #lost = 0;
+  /** Callers waiting for a slot. */
+  #waiting: Array<() => void> = [];
+  /** Set while the driver's pool is reopened, until the first connect after it settles. */
+  #reopening?: Promise<void>;
+  /** We ended the driver's pool to reopen it and no connect() has opened it yet. */
+  #driverEnded = false;
 
   constructor(pool: DenoPostgresPool) {
     this.#pool = pool;
@@ -309,9 +336,29 @@ class DenoPostgresConnPool implements ConnPool {
   }
 
   async #connect(): Promise<DenoPostgresPoolClient> {
-    // The driver's connect() reopens an ended pool, so a closed pool must refuse work itself.
-    if (this.#closed) throw closedError();
-    const client = await this.#pool.connect();
+    await this.#takeSlot();
+    let settled!: () => void;
+    if (this.#driverEnded) {
+      // The first connect() after a reopen re-creates the driver's pool; a second one in
+      // the meantime would create it twice, so the others wait for this one (#takeSlot).
+      this.#driverEnded = false;
+      this.#reopening = new Promise<void>((resolve) => settled = resolve);
+    }
+    let client: DenoPostgresPoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      this.#inUse--;
+      this.#lost++;
+      this.#wake();
+      throw normalise(err);
+    } finally {
+      if (settled) {
+        this.#reopening = undefined;
+        settled();
+      }
+    }
+    this.#size ||= this.#pool.size || undefined;
     if (this.#closed) {
       await this.#giveBack(client, false);
       throw closedError();
@@ -319,7 +366,54 @@ class DenoPostgresConnPool implements ConnPool {
     return client;
   }
 
+  /** Waits until a slot of the driver's pool is free and takes it. */
+  async #takeSlot(): Promise<void> {
+    for (;;) {
+      // The driver's connect() reopens an ended pool, so a closed pool must refuse work itself.
+      if (this.#closed) throw closedError();
+      if (this.#reopening) {
+        await this.#reopening;
+        continue;
+      }
+      this.#size ||= this.#pool.size || undefined;
+      if (this.#size !== undefined && this.#lost >= this.#size) {
+        await this.#reopen();
+        continue;
+      }
+      // Before the driver has initialised its size is unknown; its own queue serves meanwhile.
+      if (this.#size === undefined || this.#inUse + this.#lost < this.#size) {
+        this.#inUse++;
+        return;
+      }
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+  }
+
+  /** Ends the driver's pool, which has lost every slot, so that it reopens whole. */
+  async #reopen(): Promise<void> {
+    let done!: () => void;
+    this.#reopening = new Promise<void>((resolve) => done = resolve);
+    try {
+      await this.#pool.end();
+      this.#driverEnded = true;
+    } catch {
+      // The pool never initialised (made with lazy = false, and its first connects failed):
+      // there is nothing to reopen, and its connect() keeps reporting the error.
+    } finally {
+      this.#lost = 0;
+      this.#reopening = undefined;
+      done();
+    }
+  }
+
+  /** Lets the next waiting caller look for a slot again. */
+  #wake(): void {
+    this.#waiting.shift()?.();
+  }
+
   readonly #giveBack: GiveBack = async (client, lost) => {
+    this.#inUse--;
+    this.#wake();
     if (this.#closed) {
       // The driver's end() closed only the idle connections, and its release() would now push
       // onto a pool that no longer exists: close this one here.
@@ -331,8 +425,12 @@ class DenoPostgresConnPool implements ConnPool {
   };
 
   close(): Promise<void> {
-    // deno-postgres throws on a second end(); ours is idempotent.
-    this.#closed ??= this.#pool.end();
+    this.#closed ??= (async () => {
+      for (const wake of this.#waiting.splice(0)) wake();
+      await this.#reopening;
+      // deno-postgres throws on a second end(); ours is idempotent.
+      if (!this.#driverEnded) await this.#pool.end();
+    })();
     return this.#closed;
   }
 }
