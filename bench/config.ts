@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { POLL_STRATEGIES, type PollStrategy, STRATEGY_LABEL } from "./cycle_sql.ts";
 
 /** Every knob of one bench invocation; recorded as is in the results JSON. */
 export interface BenchConfig {
@@ -37,8 +38,22 @@ export interface BenchConfig {
   shortPollMs: number;
   /** Worker counts at which gue v5's shipped priority SQL is measured as a reference (slow). */
   referenceWorkers: number[];
-  /** Which of our scenarios run: `lock` (1 and 2), `enqueue` (3), `latency` (4). */
+  /** Poll strategies measured by scenarios 1 and 2. */
+  strategies: PollStrategy[];
+  /**
+   * Which scenarios run: `lock` (1 and 2), `enqueue` (3), `latency` (4), `roundtrips` (round trips
+   * per job), `memory` (RSS of a pool draining a large backlog), `batch` (batched drains). With
+   * `--peers` the peers run the same subset of theirs.
+   */
   scenarios: string[];
+  /** Jobs the `memory` scenario drains. */
+  memoryJobs: number;
+  /** Workers of the `memory` scenario's pool. */
+  memoryWorkers: number;
+  /** Worker counts of the `batch` scenario. */
+  batchWorkers: number[];
+  /** Jobs fetched (and completed) together in the `batch` scenario. */
+  batchFetch: number;
   /** Whether to run the pgbench figure of scenario 2 (when pgbench is on PATH). */
   pgbench: boolean;
   /** Whether to run the peers (scenario 5). */
@@ -48,6 +63,11 @@ export interface BenchConfig {
 }
 
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** Every scenario `--scenarios` knows. */
+export const SCENARIOS = ["lock", "enqueue", "latency", "roundtrips", "memory", "batch"];
+/** The scenarios of a run without `--scenarios`. */
+export const DEFAULT_SCENARIOS = ["lock", "enqueue", "latency", "roundtrips", "memory", "batch"];
 
 const HELP = `deno task bench [flags]
 
@@ -65,7 +85,14 @@ const HELP = `deno task bench [flags]
   --latency-jobs N        jobs per repetition for latency (default 200)
   --short-poll MS         the short poll interval for latency (default 50)
   --reference-workers 1,8 worker counts for gue v5's shipped SQL at the largest backlog
-  --scenarios LIST        subset of lock,enqueue,latency (default all)
+                          (empty, --reference-workers=, skips it)
+  --scenarios LIST        subset of ${SCENARIOS.join(",")}
+                          (default ${DEFAULT_SCENARIOS.join(",")}); the peers run the same subset
+  --strategies LIST       poll strategies of scenarios 1 and 2: priority,run_at (default both)
+  --memory-jobs N         jobs the memory scenario drains (default 200000)
+  --memory-workers N      workers of the memory scenario's pool (default 32)
+  --batch-workers 4,8,... worker counts of the batch scenario (default 4,8,16,32)
+  --batch-fetch K         jobs fetched and completed together in the batch scenario (default 10)
   --no-pgbench            skip the pgbench figure
   --out DIR               results directory (default bench/results/)
 
@@ -121,6 +148,11 @@ export function parseConfig(
       "short-poll": { type: "string" },
       "reference-workers": { type: "string" },
       scenarios: { type: "string" },
+      strategies: { type: "string" },
+      "memory-jobs": { type: "string" },
+      "memory-workers": { type: "string" },
+      "batch-workers": { type: "string" },
+      "batch-fetch": { type: "string" },
       "no-pgbench": { type: "boolean" },
       out: { type: "string" },
     },
@@ -144,7 +176,12 @@ export function parseConfig(
     latencyJobs: 200,
     shortPollMs: 50,
     referenceWorkers: [1, 8],
-    scenarios: ["lock", "enqueue", "latency"],
+    strategies: [...POLL_STRATEGIES],
+    scenarios: [...DEFAULT_SCENARIOS],
+    memoryJobs: quick ? 20_000 : 200_000,
+    memoryWorkers: 32,
+    batchWorkers: quick ? [4, 16] : [4, 8, 16, 32],
+    batchFetch: 10,
     pgbench: !values["no-pgbench"],
     peers: values.peers ?? false,
     outDir: values.out ?? decodeURIComponent(new URL("./results", import.meta.url).pathname),
@@ -162,18 +199,40 @@ export function parseConfig(
   if (values["batch-sizes"]) config.batchSizes = intList("batch-sizes", values["batch-sizes"]);
   if (values["latency-jobs"]) config.latencyJobs = int("latency-jobs", values["latency-jobs"]);
   if (values["short-poll"]) config.shortPollMs = int("short-poll", values["short-poll"]);
-  if (values["reference-workers"]) {
-    config.referenceWorkers = intList("reference-workers", values["reference-workers"]);
+  if (values["reference-workers"] !== undefined) {
+    // An empty list (`--reference-workers=`) skips gue v5's shipped SQL.
+    config.referenceWorkers = values["reference-workers"] === ""
+      ? []
+      : intList("reference-workers", values["reference-workers"]);
   }
   if (values.scenarios) {
-    const known = ["lock", "enqueue", "latency"];
     config.scenarios = values.scenarios.split(",").map((s) => s.trim());
-    const unknown = config.scenarios.filter((s) => !known.includes(s));
+    const unknown = config.scenarios.filter((s) => !SCENARIOS.includes(s));
     if (unknown.length) {
       throw new TypeError(
-        `--scenarios: unknown ${unknown.join(", ")} (known: ${known.join(", ")})`,
+        `--scenarios: unknown ${unknown.join(", ")} (known: ${SCENARIOS.join(", ")})`,
       );
     }
   }
+  if (values.strategies) {
+    const byLabel = new Map(POLL_STRATEGIES.map((p) => [STRATEGY_LABEL[p], p]));
+    config.strategies = values.strategies.split(",").map((label) => {
+      const strategy = byLabel.get(label.trim());
+      if (!strategy) {
+        throw new TypeError(
+          `--strategies: unknown "${label}" (known: ${[...byLabel.keys()].join(", ")})`,
+        );
+      }
+      return strategy;
+    });
+  }
+  if (values["memory-jobs"]) config.memoryJobs = int("memory-jobs", values["memory-jobs"]);
+  if (values["memory-workers"]) {
+    config.memoryWorkers = int("memory-workers", values["memory-workers"]);
+  }
+  if (values["batch-workers"]) {
+    config.batchWorkers = intList("batch-workers", values["batch-workers"]);
+  }
+  if (values["batch-fetch"]) config.batchFetch = int("batch-fetch", values["batch-fetch"]);
   return config;
 }

@@ -18,7 +18,11 @@ import { renderReport } from "./report.ts";
 import type { BenchResults } from "./results.ts";
 import { runEnqueueScenario } from "./scenarios/enqueue.ts";
 import { runLatencyScenario } from "./scenarios/latency.ts";
+import { runWakeupCostScenario } from "./scenarios/wakeup_cost.ts";
 import { runLockScenario } from "./scenarios/lock.ts";
+import { runBatchScenario } from "./scenarios/batch.ts";
+import { runMemoryScenario } from "./scenarios/memory.ts";
+import { runRoundTripScenario } from "./scenarios/round_trips.ts";
 import { nodeVersion, runPeersScenario } from "./scenarios/peers.ts";
 import { throughputSvg } from "./svg.ts";
 
@@ -106,6 +110,9 @@ async function run(config: BenchConfig, args: string[]): Promise<BenchResults> {
     lock: [],
     enqueue: [],
     latency: [],
+    roundTrips: [],
+    memory: [],
+    batch: [],
     peers: [],
   };
   try {
@@ -131,6 +138,20 @@ async function runScenarios(config: BenchConfig, results: BenchResults): Promise
   if (config.scenarios.includes("latency")) {
     progress("scenario 4: latency …");
     results.latency = await runLatencyScenario(config);
+    progress("wake-up cost: enqueue with it on and off, idle workers' statements …");
+    results.wakeupCost = await runWakeupCostScenario(config);
+  }
+  if (config.scenarios.includes("roundtrips")) {
+    progress("round trips per job …");
+    results.roundTrips = await runRoundTripScenario(config);
+  }
+  if (config.scenarios.includes("memory")) {
+    progress(`memory: ${config.memoryWorkers} workers draining ${config.memoryJobs} jobs …`);
+    results.memory = await runMemoryScenario(config);
+  }
+  if (config.scenarios.includes("batch")) {
+    progress("batched drain …");
+    results.batch = await runBatchScenario(config);
   }
   if (config.peers) {
     progress("scenario 5: peers …");

@@ -7,6 +7,7 @@
  */
 import { STRATEGY_LABEL } from "./cycle_sql.ts";
 import type { BenchResults, LatencyCell, LockCell, PeerResult } from "./results.ts";
+import { wakeupCostTables } from "./scenarios/wakeup_cost.ts";
 import type { Summary } from "./stats.ts";
 
 const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -84,38 +85,133 @@ export function lockTable(r: BenchResults): string {
   );
 }
 
-/** Scenario 2: the raw limit per strategy, ours / limit, and pgbench. */
+/**
+ * Scenario 2: ours against each limit, per strategy. "awaited" is the cycle with every statement
+ * awaited (4 round trips a job), "pipelined" the same statements sent in pairs (2 round trips a
+ * job, the best the driver can do); pgbench runs the awaited cycle from C.
+ */
 export function limitTable(r: BenchResults): string {
   const rows: string[][] = [];
+  const strategies = [
+    ...new Set(r.lock.filter((c) => c.system === "limit").map((c) => c.strategy)),
+  ];
   for (const backlog of backlogs(r)) {
     for (const w of workers(r.lock.filter((c) => c.backlog === backlog && c.system === "limit"))) {
-      const get = (system: string, strategy: string) =>
-        find(r.lock, { system, strategy, backlog, workers: w } as Partial<LockCell>);
-      rows.push([
-        int.format(backlog),
-        String(w),
-        rate(get("limit", "OrderByPriority")),
-        ratio(get("ours", "OrderByPriority"), get("limit", "OrderByPriority")),
-        rate(get("limit", "OrderByRunAtPriority")),
-        ratio(get("ours", "OrderByRunAtPriority"), get("limit", "OrderByRunAtPriority")),
-        rate(get("pgbench", "OrderByPriority")),
-        ratio(get("ours", "OrderByPriority"), get("pgbench", "OrderByPriority")),
-      ]);
+      for (const strategy of strategies) {
+        const get = (system: string, s = strategy) =>
+          find(r.lock, { system, strategy: s, backlog, workers: w } as Partial<LockCell>);
+        const ours = get("ours");
+        const pgbench = strategy === "OrderByPriority" ? get("pgbench") : undefined;
+        rows.push([
+          int.format(backlog),
+          String(w),
+          STRATEGY_LABEL[strategy],
+          rate(ours),
+          rate(get("limit")),
+          ratio(ours, get("limit")),
+          rate(get("limit-pipelined")),
+          ratio(ours, get("limit-pipelined")),
+          rate(pgbench),
+          ratio(ours, pgbench),
+        ]);
+      }
     }
   }
   return table(
     [
       "backlog",
       "W",
-      `limit, ${STRATEGY_LABEL.OrderByPriority}`,
-      "ours / limit",
-      `limit, ${STRATEGY_LABEL.OrderByRunAtPriority}`,
-      "ours / limit",
-      `pgbench, ${STRATEGY_LABEL.OrderByPriority}`,
+      "strategy",
+      "ours",
+      "limit, awaited (4 RT)",
+      "ours / awaited",
+      "limit, pipelined (2 RT)",
+      "ours / pipelined",
+      "pgbench (4 RT, C)",
       "ours / pgbench",
     ],
     rows,
   );
+}
+
+/** Round trips and statements per job, and per empty poll, for ours and both limits. */
+export function roundTripTable(r: BenchResults): string {
+  const label: Record<string, string> = {
+    ours: "ours (Worker.workOne)",
+    limit: "limit, awaited",
+    "limit-pipelined": "limit, pipelined",
+  };
+  return table(
+    ["system", "jobs", "round trips / job", "statements / job", "round trips / empty poll"],
+    r.roundTrips.map((c) => [
+      label[c.system] ?? c.system,
+      int.format(c.jobs),
+      c.roundTripsPerJob.toFixed(2),
+      c.statementsPerJob.toFixed(2),
+      c.roundTripsPerEmptyPoll.toFixed(2),
+    ]),
+  );
+}
+
+/** RSS and heap of a pool draining a large backlog. */
+export function memoryTable(r: BenchResults): string {
+  const mib = (n: number) => n.toFixed(1);
+  return table(
+    [
+      "W",
+      "jobs",
+      "RSS start MiB",
+      "RSS end MiB",
+      "RSS max MiB",
+      "heap start MiB",
+      "heap end MiB",
+      "jobs/s",
+    ],
+    r.memory.map((c) => [
+      String(c.workers),
+      int.format(c.jobs),
+      mib(c.rssStartMiB),
+      mib(c.rssEndMiB),
+      mib(c.rssMaxMiB),
+      mib(c.heapStartMiB),
+      mib(c.heapEndMiB),
+      int.format(c.jobsPerSec),
+    ]),
+  );
+}
+
+/** The batched drain: ours (one job a transaction, and the batch mode) against the peers batched. */
+export function batchTable(r: BenchResults): string {
+  const peers = r.peers.filter((p) => peerOk(p) && p.batch?.length);
+  const ws = workers([...r.batch, ...peers.flatMap((p) => p.batch ?? [])]);
+  const rows = ws.map((w) => {
+    const ours = find(r.batch, { system: "ours", workers: w });
+    const oursBatch = find(r.batch, { system: "ours-batch", workers: w });
+    const theirs = peers.map((p) => find(p.batch ?? [], { workers: w }));
+    const best = theirs.reduce<Summary | undefined>(
+      (b, t) => (t && (!b || t.median > b.median) ? t : b),
+      undefined,
+    );
+    return [
+      String(w),
+      rate(ours),
+      rate(oursBatch),
+      ...theirs.map((t) => rate(t)),
+      ratio(oursBatch ?? ours, best),
+    ];
+  });
+  const backlog = r.batch[0]?.backlog ?? peers[0]?.batch?.[0]?.backlog;
+  return (backlog ? `Backlog ${int.format(backlog)}, K = ${r.parameters.batchFetch}.\n\n` : "") +
+    table(
+      [
+        "W",
+        "ours, one job a transaction",
+        "ours, batch mode",
+        ...peers.map((p) => `${p.peer}, batched`),
+        "ours (batch mode, else one a tx) / best peer",
+      ],
+      rows,
+    );
 }
 
 function callName(kind: string, batchSize: number, single = "enqueue", batch = "enqueueBatch") {
@@ -256,11 +352,17 @@ export function renderReport(r: BenchResults): string {
   const section = (title: string, body: string) => out.push(`\n## ${title}\n\n${body}`);
   if (r.lock.length) {
     section("1. Lock throughput under contention (jobs/s)", lockTable(r));
-    section("2. The limit: the same SQL cycle without the library (jobs/s)", limitTable(r));
+    section("2. The limits: the same SQL cycle without the library (jobs/s)", limitTable(r));
   }
+  if (r.roundTrips.length) section("Round trips per job (one worker)", roundTripTable(r));
   if (r.enqueue.length) section("3. Enqueue (jobs/s)", enqueueTable(r));
   if (r.latency.length) {
     section("4. Latency, enqueue → handler start, idle workers", latencyTable(r.latency));
+  }
+  if (r.wakeupCost) section("4b. What wake-up costs", wakeupCostTables(r.wakeupCost));
+  if (r.memory.length) section("Memory: a pool draining a large backlog", memoryTable(r));
+  if (r.batch.length || r.peers.some((p) => p.batch?.length)) {
+    section("Batched drain (jobs/s)", batchTable(r));
   }
   if (r.peers.length) {
     const failed = r.peers.filter((p) => p.error).map((p) => `${p.peer} failed: ${p.error}`);

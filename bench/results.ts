@@ -9,15 +9,20 @@ import type { PollStrategy } from "./cycle_sql.ts";
 import type { ActivitySummary } from "./activity.ts";
 import type { ServerInfo } from "./db.ts";
 import type { Summary } from "./stats.ts";
+import type { RoundTripCell } from "./round_trips.ts";
+import type { WakeupCost } from "./scenarios/wakeup_cost.ts";
 
 /**
  * Who did the work of a lock-throughput figure:
  * - `ours`: the library's `WorkerPool`;
- * - `limit`: the library's SQL cycle through postgres.js directly (scenario 2);
+ * - `limit`: the library's SQL cycle through postgres.js directly, each statement awaited
+ *   (4 round trips a job; scenario 2);
+ * - `limit-pipelined`: the same cycle with BEGIN + lock and DELETE + COMMIT sent in pairs
+ *   (2 round trips a job; scenario 2);
  * - `pgbench`: the same cycle from pgbench, PostgreSQL's C client (scenario 2);
  * - `gue-v5`: gue v5's priority SQL as shipped, with only gue's index, through postgres.js.
  */
-export type LockSystem = "ours" | "limit" | "pgbench" | "gue-v5";
+export type LockSystem = "ours" | "limit" | "limit-pipelined" | "pgbench" | "gue-v5";
 
 /** One lock-throughput figure (scenarios 1 and 2). */
 export interface LockCell {
@@ -71,6 +76,31 @@ export interface PeerEnqueueCell {
   jobsPerSec: Summary;
 }
 
+/** RSS of a pool draining a large backlog (the `memory` scenario), in MiB. */
+export interface MemoryCell {
+  workers: number;
+  jobs: number;
+  /** Samples taken, one a second. */
+  samples: number;
+  rssStartMiB: number;
+  rssEndMiB: number;
+  rssMaxMiB: number;
+  heapStartMiB: number;
+  heapEndMiB: number;
+  /** The drain's rate, first job to last. */
+  jobsPerSec: number;
+}
+
+/** A batched-drain figure of ours (the `batch` scenario). */
+export interface BatchCell {
+  /** `ours`: one job a transaction; `ours-batch`: the batch mode. */
+  system: "ours" | "ours-batch";
+  backlog: number;
+  workers: number;
+  mode: "drain" | "window";
+  jobsPerSec: Summary;
+}
+
 /** What one peer measured, or why it could not. */
 export interface PeerResult {
   peer: string;
@@ -79,6 +109,8 @@ export interface PeerResult {
   throughput: PeerThroughputCell[];
   enqueue: PeerEnqueueCell[];
   latency: LatencyCell[];
+  /** Its batched drain (the `batch` part): its batching options on. */
+  batch?: PeerThroughputCell[];
   /** Set when the peer failed; its figures are then missing. */
   error?: string;
 }
@@ -100,5 +132,10 @@ export interface BenchResults {
   lock: LockCell[];
   enqueue: EnqueueCell[];
   latency: LatencyCell[];
+  /** What wake-up costs: enqueue with it on and off, statements of idle workers (latency scenario). */
+  wakeupCost?: WakeupCost;
+  roundTrips: RoundTripCell[];
+  memory: MemoryCell[];
+  batch: BatchCell[];
   peers: PeerResult[];
 }

@@ -4,8 +4,9 @@
 // Configuration: `run()` with `concurrency` = W, `maxPoolSize` = max(10, W + 2) (its own advice),
 // the default 2 s poll (new jobs arrive through LISTEN/NOTIFY, so the poll hardly matters),
 // prepared statements on, signal handlers off. Jobs are fetched and completed one at a time, its
-// default and the same crash semantics as gue; its batching (`localQueue`,
-// `completeJobBatchDelay`) trades those away and is left off.
+// default and the same crash semantics as gue. The batched drain (`batch`) turns its batching on:
+// `localQueue.size` = max(K, W + 1) jobs fetched and locked together (its advice is W + 1), and
+// `completeJobBatchDelay` 0, completions of one tick in one statement.
 import {
   adminPool,
   checkpoint,
@@ -53,7 +54,7 @@ async function topUp(target) {
   await db.query(`VACUUM ANALYZE ${JOBS}`);
 }
 
-function startRunner(workers, taskList) {
+function startRunner(workers, taskList, batchFetch) {
   return run({
     connectionString: params.url,
     concurrency: workers,
@@ -62,12 +63,22 @@ function startRunner(workers, taskList) {
     crontab: "",
     logger,
     taskList,
+    ...(batchFetch
+      ? {
+        preset: {
+          worker: {
+            localQueue: { size: Math.max(batchFetch, workers + 1) },
+            completeJobBatchDelay: 0,
+          },
+        },
+      }
+      : {}),
   });
 }
 
-async function throughput() {
+async function throughput(backlogs = params.backlogs, workerCounts = params.workers, batchFetch) {
   const cells = [];
-  for (const backlog of params.backlogs) {
+  for (const backlog of backlogs) {
     const drain = backlog <= params.drainMax;
     if (!drain) {
       await reset();
@@ -75,7 +86,7 @@ async function throughput() {
       await db.query(`VACUUM ANALYZE ${JOBS}`);
       await checkpoint(db);
     }
-    for (const workers of params.workers) {
+    for (const workers of workerCounts) {
       const jobsPerSec = await repeat(params.reps, async () => {
         if (drain) {
           await reset();
@@ -83,7 +94,7 @@ async function throughput() {
           await db.query(`VACUUM ANALYZE ${JOBS}`);
         }
         const meter = new Meter();
-        const runner = await startRunner(workers, { noop: () => meter.mark() });
+        const runner = await startRunner(workers, { noop: () => meter.mark() }, batchFetch);
         let rate;
         if (drain) {
           await meter.reached(backlog, 120_000);
@@ -96,7 +107,7 @@ async function throughput() {
         return rate;
       });
       log(
-        `  graphile-worker backlog ${backlog} W=${workers}: ${
+        `  graphile-worker${batchFetch ? " batched" : ""} backlog ${backlog} W=${workers}: ${
           Math.round(jobsPerSec.median)
         } jobs/s`,
       );
@@ -165,8 +176,12 @@ async function latency() {
 
 await runMigrations({ connectionString: params.url, logger });
 const result = { peer: "graphile-worker", version, node: process.version };
-result.throughput = await throughput();
-result.enqueue = await enqueue();
-result.latency = await latency();
+const parts = params.parts ?? ["throughput", "enqueue", "latency"];
+result.throughput = parts.includes("throughput") ? await throughput() : [];
+result.enqueue = parts.includes("enqueue") ? await enqueue() : [];
+result.latency = parts.includes("latency") ? await latency() : [];
+result.batch = parts.includes("batch")
+  ? await throughput([Math.max(...params.backlogs)], params.batchWorkers, params.batchFetch)
+  : [];
 await db.end();
 emit(result);

@@ -5,7 +5,8 @@
 // so no maintenance runs inside a window). For throughput, `work()` with `localConcurrency` = W
 // and `batchSize` 10 with `burstWhenBatchFull`: with one job per fetch a pg-boss worker sleeps its
 // poll interval (0.5 s at least) after every job, so batches are how pg-boss is meant to go fast.
-// A batch is completed with one statement after the handler returns. For latency, a queue with
+// A batch is completed with one statement after the handler returns. The batched drain (`batch`)
+// is the same with `batchSize` K. For latency, a queue with
 // `notify: true` and `useListenNotify` on, so a new job wakes the idle worker at once.
 import {
   adminPool,
@@ -30,7 +31,12 @@ const db = adminPool(params.url);
 const QUEUE = "bench";
 const BATCH = 10;
 
-const maxConcurrency = Math.max(...params.workers, ...params.producers, ...params.batchProducers);
+const maxConcurrency = Math.max(
+  ...params.workers,
+  ...params.producers,
+  ...params.batchProducers,
+  ...(params.batchWorkers ?? []),
+);
 const boss = new PgBoss({
   connectionString: params.url,
   max: Math.max(10, maxConcurrency + 4),
@@ -65,9 +71,13 @@ async function topUp(target) {
   await db.query("VACUUM ANALYZE pgboss.job");
 }
 
-async function throughput() {
+async function throughput(
+  backlogs = params.backlogs,
+  workerCounts = params.workers,
+  batchSize = BATCH,
+) {
   const cells = [];
-  for (const backlog of params.backlogs) {
+  for (const backlog of backlogs) {
     const drain = backlog <= params.drainMax;
     if (!drain) {
       await reset();
@@ -75,7 +85,7 @@ async function throughput() {
       await db.query("VACUUM ANALYZE pgboss.job");
       await checkpoint(db);
     }
-    for (const workers of params.workers) {
+    for (const workers of workerCounts) {
       const jobsPerSec = await repeat(params.reps, async () => {
         if (drain) {
           await reset();
@@ -87,7 +97,7 @@ async function throughput() {
           QUEUE,
           {
             localConcurrency: workers,
-            batchSize: BATCH,
+            batchSize,
             burstWhenBatchFull: true,
             pollingIntervalSeconds: 0.5,
           },
@@ -104,7 +114,11 @@ async function throughput() {
         if (!drain) await topUp(backlog);
         return rate;
       });
-      log(`  pg-boss backlog ${backlog} W=${workers}: ${Math.round(jobsPerSec.median)} jobs/s`);
+      log(
+        `  pg-boss batch ${batchSize} backlog ${backlog} W=${workers}: ${
+          Math.round(jobsPerSec.median)
+        } jobs/s`,
+      );
       cells.push({ backlog, workers, mode: drain ? "drain" : "window", jobsPerSec });
     }
   }
@@ -157,9 +171,13 @@ async function latency() {
 await boss.start();
 await boss.createQueue(QUEUE);
 const result = { peer: "pg-boss", version, node: process.version };
-result.throughput = await throughput();
-result.enqueue = await enqueue();
-result.latency = await latency();
+const parts = params.parts ?? ["throughput", "enqueue", "latency"];
+result.throughput = parts.includes("throughput") ? await throughput() : [];
+result.enqueue = parts.includes("enqueue") ? await enqueue() : [];
+result.latency = parts.includes("latency") ? await latency() : [];
+result.batch = parts.includes("batch")
+  ? await throughput([Math.max(...params.backlogs)], params.batchWorkers, params.batchFetch)
+  : [];
 await boss.stop({ graceful: false, wait: true });
 await db.end();
 emit(result);

@@ -22,7 +22,7 @@ import {
   STRATEGY_LABEL,
 } from "../cycle_sql.ts";
 import { checkpoint, connect, createBenchDatabase, type Sql, warmPool } from "../db.ts";
-import { startLockLoops } from "../limit.ts";
+import { startLockLoops, startPipelinedLockLoops } from "../limit.ts";
 import type { Loops } from "../loops.ts";
 import { sampleRate } from "../meter.ts";
 import { openClient, startPool } from "../ours.ts";
@@ -73,30 +73,43 @@ async function measure(
   return rate;
 }
 
+/** The systems scenarios 1 and 2 alternate between, in the order they run. */
+const SYSTEMS = ["ours", "limit", "limit-pipelined"] as const;
+type DriverSystem = typeof SYSTEMS[number];
+
 function starter(
   s: Setup,
-  system: "ours" | "limit",
+  system: DriverSystem,
   strategy: PollStrategy,
   workers: number,
   drain: boolean,
 ) {
-  return system === "ours"
-    ? () => startPool(s.client, workers, strategy)
-    : () => startLockLoops(s.sql, workers, lockSql(strategy), drain);
+  switch (system) {
+    case "ours":
+      return () => startPool(s.client, workers, strategy);
+    case "limit":
+      return () => startLockLoops(s.sql, workers, lockSql(strategy), drain);
+    case "limit-pipelined":
+      return () => startPipelinedLockLoops(s.sql, workers, lockSql(strategy), drain);
+  }
 }
 
-/** Ours and the limit, alternating repetition by repetition. */
+/** Ours and both limits, alternating repetition by repetition. */
 async function oursAndLimit(s: Setup, backlog: number, strategy: PollStrategy, workers: number) {
   const drain = backlog <= s.config.drainMax;
-  const samples: Record<"ours" | "limit", number[]> = { ours: [], limit: [] };
+  const samples: Record<DriverSystem, number[]> = {
+    ours: [],
+    limit: [],
+    "limit-pipelined": [],
+  };
   for (let rep = 0; rep < s.config.reps; rep++) {
-    for (const system of ["ours", "limit"] as const) {
+    for (const system of SYSTEMS) {
       samples[system].push(
         await measure(s.sql, s.config, backlog, starter(s, system, strategy, workers, drain)),
       );
     }
   }
-  return (["ours", "limit"] as const).map((system): LockCell => ({
+  return SYSTEMS.map((system): LockCell => ({
     system,
     strategy,
     backlog,
@@ -198,7 +211,7 @@ export async function runLockScenario(
     await warmPool(sql, maxW + 2);
     // One unrecorded round of each system first: JIT, prepared statements and the server's caches
     // are then warm for the first recorded figure as for the last.
-    for (const system of ["ours", "limit"] as const) {
+    for (const system of SYSTEMS) {
       await measure(
         sql,
         { ...config, drainMax: 2_000 },
@@ -212,18 +225,19 @@ export async function runLockScenario(
         await refill(sql, backlog);
         await checkpoint(sql);
       }
-      for (const strategy of POLL_STRATEGIES) {
+      for (const strategy of POLL_STRATEGIES.filter((p) => config.strategies.includes(p))) {
         for (const workers of config.workers) {
-          const pair = await oursAndLimit(setup, backlog, strategy, workers);
-          cells.push(...pair);
-          const [ours, limit] = pair.map((c) => c.jobsPerSec.median);
+          const trio = await oursAndLimit(setup, backlog, strategy, workers);
+          cells.push(...trio);
+          const [ours, limit, pipelined] = trio.map((c) => c.jobsPerSec.median);
           progress(
             `  backlog ${backlog}, ${STRATEGY_LABEL[strategy]}, W=${workers}: ours ${fmt(ours)}, ` +
-              `limit ${fmt(limit)} (${(ours / limit).toFixed(2)})`,
+              `limit awaited ${fmt(limit)} (${(ours / limit).toFixed(2)}), ` +
+              `pipelined ${fmt(pipelined)} (${(ours / pipelined).toFixed(2)})`,
           );
         }
       }
-      if (withPgbench) {
+      if (withPgbench && config.strategies.includes("OrderByPriority")) {
         const pg = await pgbenchCells(setup, db.url, backlog, "OrderByPriority");
         cells.push(...pg);
         progress(

@@ -71,7 +71,21 @@ function peerParams(config: BenchConfig, url: string) {
     batchProducers: config.batchProducers,
     batchSizes: config.batchSizes,
     latencyJobs: config.latencyJobs,
+    batchWorkers: config.batchWorkers,
+    batchFetch: config.batchFetch,
+    parts: peerParts(config),
   };
+}
+
+/** The peers' parts that match our scenarios of this run. */
+function peerParts(config: BenchConfig): string[] {
+  const byScenario: Record<string, string> = {
+    lock: "throughput",
+    enqueue: "enqueue",
+    latency: "latency",
+    batch: "batch",
+  };
+  return config.scenarios.map((s) => byScenario[s]).filter((p) => p !== undefined);
 }
 
 /**
