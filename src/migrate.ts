@@ -6,23 +6,26 @@
  *
  * 1. With nothing to do (every migration recorded in `gue_migrations`) it reads two catalog rows
  *    and returns: no lock, no transaction, no NOTICE.
- * 2. Otherwise it takes an advisory lock, held by a transaction that does nothing else, so any
+ * 2. Otherwise, under an advisory lock held by one transaction, it applies the pending
+ *    migrations in order, each recorded in `gue_migrations` in that same transaction, so any
  *    number of processes may call it at once: the others wait, then find nothing left to do.
- * 3. Each pending migration runs in a transaction of its own, committed with its record in
- *    `gue_migrations`. A file whose first line is {@linkcode NO_TRANSACTION_MARKER} runs outside
- *    any transaction instead, one statement at a time, and is recorded after its last statement:
- *    that is how `CREATE INDEX CONCURRENTLY` builds an index on a live `gue_jobs` without
- *    blocking its writers (Go gue's workers among them).
+ * 3. A file whose first line is {@linkcode NO_TRANSACTION_MARKER} stops that: the transaction
+ *    commits, and its statements run one at a time outside any transaction, with no lock held;
+ *    then the run goes on from step 2. That is how `CREATE INDEX CONCURRENTLY` builds an index on
+ *    a live `gue_jobs` without blocking its writers (Go gue's workers among them).
  *
- * The lock's waiters poll `pg_try_advisory_xact_lock` in short transactions rather than block
- * in `pg_advisory_xact_lock`: a blocked statement holds a snapshot, `CREATE INDEX CONCURRENTLY`
- * waits for every transaction whose snapshot is older than its own, and the holder waits for the
- * index, so a blocked waiter would stall the build forever. The idle holder itself holds no
- * snapshot and no lock on `gue_jobs`, so the build does not wait for it.
+ * Callers that reach the same no-transaction migration meet at its index: one that is valid is
+ * kept, one being built by another caller is waited for, one left invalid by an interrupted build
+ * is dropped and built again; the migration is recorded once, by whichever caller inserts the row.
+ * So it needs no second connection (a pool of one works) and no lock held across a build.
+ *
+ * Waiting is polling, in short statements: a session blocked inside a statement holds a snapshot,
+ * and `CREATE INDEX CONCURRENTLY` waits for every snapshot older than its own to go, so a caller
+ * blocked in `pg_advisory_xact_lock` while another builds would stall that build.
  *
  * @module
  */
-import type { ConnPool } from "./adapter.ts";
+import type { ConnPool, Queryable, Tx } from "./adapter.ts";
 import {
   migrationIndexDrop,
   migrationIndexState,
@@ -87,12 +90,7 @@ const inFlight = new WeakMap<ConnPool, Promise<unknown>>();
 
 /**
  * Applies the migrations not yet recorded in `gue_migrations`, in order. Any number of
- * processes may call it at once: each migration is applied exactly once.
- *
- * Running a no-transaction migration needs two connections from the pool: one holds the lock
- * while another builds; a pool that gives no second one within 10 s fails the call before
- * anything is applied. On an adapter without concurrent transactions (PGlite: one session, one
- * process) there is no one to lock out, and it runs without the lock.
+ * processes may call it at once: each migration is applied and reported exactly once.
  *
  * @param pool Where to apply them.
  * @param migrations The migrations, in version order.
@@ -115,38 +113,76 @@ export function applyMigrations(
 async function migrateOnce(pool: ConnPool, migrations: readonly Migration[]): Promise<number[]> {
   // A recorded migration is complete (a no-transaction one is recorded after its last
   // statement), so reading the records without the lock is enough to know there is nothing to do.
-  const applied = await readApplied(pool);
-  if (applied && migrations.every((m) => applied.has(m.version))) return [];
-  if (!pool.capabilities.concurrentTransactions) return await applyPending(pool, migrations);
+  const recorded = await readApplied(pool);
+  if (recorded && migrations.every((m) => recorded.has(m.version))) return [];
 
-  const lock = await takeLock(pool);
+  const done: number[] = [];
+  for (;;) {
+    const next = await applyUnderLock(pool, migrations, done);
+    if (next === undefined) return done;
+    if (await applyOutsideTransaction(pool, next)) done.push(next.version);
+  }
+}
+
+/**
+ * Under the lock, in one transaction: applies the pending migrations up to the first that must
+ * run outside a transaction, which it returns (undefined when none is left).
+ */
+async function applyUnderLock(
+  pool: ConnPool,
+  migrations: readonly Migration[],
+  done: number[],
+): Promise<Migration | undefined> {
+  const tx = await takeLock(pool);
   try {
-    if (migrations.some((m) => !m.transaction && !applied?.has(m.version))) {
-      await secondConnection(pool);
+    let applied = await readApplied(tx);
+    if (!applied) {
+      await tx.query(migrationTableCreate);
+      applied = new Set();
     }
-    const done = await applyPending(pool, migrations);
-    await lock.commit();
-    return done;
+    const applying: number[] = [];
+    let next: Migration | undefined;
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      if (!m.transaction) {
+        next = m;
+        break;
+      }
+      for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      await tx.query(migrationRecord, [m.version, m.name]);
+      applying.push(m.version);
+    }
+    await tx.commit();
+    done.push(...applying);
+    return next;
   } catch (err) {
-    await lock.rollback().catch(() => {});
+    await tx.rollback().catch(() => {});
     throw err;
   }
 }
 
 /** The recorded versions, or `null` when `gue_migrations` does not exist yet. */
-async function readApplied(pool: ConnPool): Promise<Set<number> | null> {
-  const { rows: [table] } = await pool.query<{ present: boolean }>(migrationTableExists);
+async function readApplied(db: Queryable): Promise<Set<number> | null> {
+  const { rows: [table] } = await db.query<{ present: boolean }>(migrationTableExists);
   if (!table.present) return null;
-  const { rows } = await pool.query<{ version: number }>(migrationListApplied);
+  const { rows } = await db.query<{ version: number }>(migrationListApplied);
   return new Set(rows.map((r) => r.version));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `delay`, then returns the next, longer delay (20 ms doubling up to 500 ms). */
+async function backOff(delay: number): Promise<number> {
+  await sleep(delay);
+  return Math.min(delay * 2, 500);
 }
 
 /**
  * Opens a transaction holding the migration lock. Waits by polling, each try in a transaction
  * of its own that ends at once, so no waiter holds a snapshot for long (see the module doc).
  */
-async function takeLock(pool: ConnPool) {
-  for (let delay = 20;; delay = Math.min(delay * 2, 500)) {
+async function takeLock(pool: ConnPool): Promise<Tx> {
+  for (let delay = 20;; delay = await backOff(delay)) {
     const tx = await pool.begin();
     try {
       const { rows: [row] } = await tx.query<{ locked: boolean }>(migrationLockTry);
@@ -156,85 +192,50 @@ async function takeLock(pool: ConnPool) {
       throw err;
     }
     await tx.rollback();
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-}
-
-/** How long {@linkcode secondConnection} waits for the pool. */
-const SECOND_CONNECTION_TIMEOUT_MS = 10_000;
-
-/**
- * Fails with a clear error, rather than waiting forever, when the pool cannot run a statement
- * while the lock's transaction holds one connection: a pool of one connection.
- */
-async function secondConnection(pool: ConnPool): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(
-        new Error(
-          `the ${pool.name} pool gave no second connection within ` +
-            `${SECOND_CONNECTION_TIMEOUT_MS} ms while one held the migration lock; a migration ` +
-            "that runs outside a transaction (CREATE INDEX CONCURRENTLY) needs a pool of at " +
-            "least 2 connections",
-        ),
-      );
-    }, SECOND_CONNECTION_TIMEOUT_MS);
-  });
-  try {
-    await Promise.race([pool.query("SELECT 1"), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Applies what is not recorded yet; the caller holds the lock (or is alone, on PGlite). */
-async function applyPending(pool: ConnPool, migrations: readonly Migration[]): Promise<number[]> {
-  let applied = await readApplied(pool);
-  if (!applied) {
-    await pool.query(migrationTableCreate);
-    applied = new Set();
-  }
-  const done: number[] = [];
-  for (const m of migrations) {
-    if (applied.has(m.version)) continue;
-    if (m.transaction) await applyInTransaction(pool, m);
-    else await applyOutsideTransaction(pool, m);
-    done.push(m.version);
-  }
-  return done;
-}
-
-async function applyInTransaction(pool: ConnPool, m: Migration): Promise<void> {
-  const tx = await pool.begin();
-  try {
-    for (const statement of splitStatements(m.sql)) await tx.query(statement);
-    await tx.query(migrationRecord, [m.version, m.name]);
-    await tx.commit();
-  } catch (err) {
-    await tx.rollback().catch(() => {});
-    throw err;
   }
 }
 
 /**
- * Runs each statement on the pool, outside any transaction, then records the migration. Its
- * statements may already have run, in a call interrupted before the record: an index they build
- * that is valid is kept, one left invalid by an interrupted concurrent build is dropped (without
- * blocking writes either) and built again.
+ * Runs each statement on the pool, outside any transaction and with no lock held, then records
+ * the migration.
+ *
+ * @returns Whether this call recorded it (another caller may have finished it at the same time).
  */
-async function applyOutsideTransaction(pool: ConnPool, m: Migration): Promise<void> {
+async function applyOutsideTransaction(pool: ConnPool, m: Migration): Promise<boolean> {
   for (const statement of splitStatements(m.sql)) {
     const index = concurrentIndexName(statement);
-    if (index !== undefined) {
-      const { rows: [state] } = await pool.query<{ name: string; valid: boolean }>(
-        migrationIndexState,
-        [index],
-      );
-      if (state?.valid) continue;
-      if (state) await pool.query(migrationIndexDrop(state.name));
-    }
-    await pool.query(statement);
+    if (index === undefined) await pool.query(statement);
+    else await buildIndex(pool, index, statement);
   }
-  await pool.query(migrationRecord, [m.version, m.name]);
+  const { rowCount } = await pool.query(migrationRecord, [m.version, m.name]);
+  return rowCount === 1;
 }
+
+/**
+ * Runs a `CREATE INDEX CONCURRENTLY` statement until its index is valid. Another caller may be
+ * building the same index, or may have been interrupted while building it; an earlier call of
+ * ours may have built it and stopped before recording its migration.
+ */
+async function buildIndex(pool: ConnPool, index: string, statement: string): Promise<void> {
+  for (let delay = 20;; delay = await backOff(delay)) {
+    const { rows: [state] } = await pool.query<IndexState>(migrationIndexState, [index]);
+    if (state?.valid) return;
+    if (state?.building) continue; // another caller's build: wait for its end
+    try {
+      // Left invalid by an interrupted build: IF NOT EXISTS would keep it as it is.
+      if (state) await pool.query(migrationIndexDrop(state.name));
+      await pool.query(statement);
+    } catch (err) {
+      // Two callers that started the same build together: the server cancels one; look again.
+      if ((err as { code?: unknown })?.code !== DEADLOCK_DETECTED) throw err;
+    }
+  }
+}
+
+interface IndexState {
+  name: string;
+  valid: boolean;
+  building: boolean;
+}
+
+const DEADLOCK_DETECTED = "40P01";

@@ -90,8 +90,8 @@ ORDER BY queue`;
 
 /**
  * Serialises `migrate()` across processes; held until its transaction ends. A try, polled by the
- * caller, not a blocking wait: a session blocked inside a statement holds a snapshot, and
- * `CREATE INDEX CONCURRENTLY` run by the lock's holder would wait for it forever.
+ * caller, not a blocking wait: a session blocked inside a statement holds a snapshot, and a
+ * `CREATE INDEX CONCURRENTLY` running meanwhile waits for every older snapshot to go.
  */
 export const migrationLockTry =
   "SELECT pg_try_advisory_xact_lock(hashtext('gue_migrations')) AS locked";
@@ -110,20 +110,26 @@ export const migrationTableCreate = `CREATE TABLE IF NOT EXISTS gue_migrations
 /** Versions already applied. */
 export const migrationListApplied = "SELECT version FROM gue_migrations ORDER BY version";
 
-/** Records one applied migration. `$1` version, `$2` name. */
-export const migrationRecord = "INSERT INTO gue_migrations (version, name) VALUES ($1, $2)";
+/**
+ * Records one applied migration, once: a no-transaction migration may be finished by two callers
+ * at once, and the one that inserts the row is the one that reports it. `$1` version, `$2` name.
+ */
+export const migrationRecord =
+  "INSERT INTO gue_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING";
 
 /**
- * An index's name as the server quotes it, and whether it is valid: an interrupted
- * `CREATE INDEX CONCURRENTLY` leaves it invalid. `$1` the index's name.
+ * An index's name as the server quotes it, whether it is valid, and whether a build of it is
+ * running: a `CREATE INDEX CONCURRENTLY` shows its index invalid until it ends, and one that was
+ * interrupted leaves it invalid with no build running. `$1` the index's name.
  */
-export const migrationIndexState = `SELECT indexrelid::regclass::text AS name, indisvalid AS valid
-FROM pg_index
+export const migrationIndexState = `SELECT indexrelid::regclass::text AS name, indisvalid AS valid,
+  EXISTS (SELECT FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS building
+FROM pg_index i
 WHERE indexrelid = to_regclass($1)`;
 
 /** Drops an index without blocking writes; `name` as {@linkcode migrationIndexState} gives it. */
 export function migrationIndexDrop(name: string): string {
-  return `DROP INDEX CONCURRENTLY ${name}`;
+  return `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
 }
 
 /** The row shape the lock statements return. */

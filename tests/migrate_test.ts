@@ -338,7 +338,7 @@ describe("migrate()", () => {
   );
 
   test(
-    "concurrent migrate() calls from many processes apply each migration exactly once",
+    "concurrent migrate() calls from many processes apply and report each migration once",
     { skip: serverOnly },
     async () => {
       // Separate pools stand for separate processes. First on an empty database, then on one
@@ -357,8 +357,8 @@ describe("migrate()", () => {
             "six concurrent migrate() calls (a waiter holding a snapshot stalls the build)",
             Promise.all(callers.map((p) => new Client(p).migrate())),
           );
+          // Each version reported by exactly one caller (not always the same one).
           assert.deepEqual(results.flat().sort(), expected, JSON.stringify(results));
-          assert.equal(results.filter((r) => r.length > 0).length, 1, JSON.stringify(results));
           const check = postgres(target.url, { max: 1, onnotice: () => {} });
           try {
             const recorded = await check`SELECT version FROM gue_migrations ORDER BY version`;
@@ -378,32 +378,23 @@ describe("migrate()", () => {
     },
   );
 
-  test(
-    "a one-connection pool fails migrate() with a clear error instead of waiting forever",
-    {
-      skip: adapterUnderTest() === "postgresjs"
-        ? undefined
-        : "the guard is the runner's, not the adapter's: it runs once, under postgresjs",
-    },
-    async () => {
-      const db = await createTestDatabase();
-      const one = postgres(db.url, { max: 1, onnotice: () => {} });
-      const two = postgres(db.url, { max: 2, onnotice: () => {} });
-      try {
-        await assert.rejects(new Client(postgresjs(one)).migrate(), {
-          name: "DatabaseError",
-          message: /needs a pool of at least 2 connections/,
-        });
-        const [none] = await two`SELECT to_regclass('gue_migrations') IS NULL AS untouched`;
-        assert.equal(none.untouched, true, "nothing was applied");
-        assert.deepEqual(await new Client(postgresjs(two)).migrate(), [1, 2]);
-      } finally {
-        await one.end();
-        await two.end();
-        await db.drop();
-      }
-    },
-  );
+  test("a pool of one connection migrates: no lock is held while the index builds", async () => {
+    const db = await createTestDatabase();
+    const pool = await openTestPool(db.url, 1);
+    try {
+      assert.deepEqual(
+        await within(30_000, "migrate() on a pool of one", new Client(pool).migrate()),
+        [1, 2],
+      );
+      const { rows } = await pool.query<{ valid: boolean }>(
+        "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('idx_gue_jobs_priority')",
+      );
+      assert.deepEqual(rows.map((r) => r.valid), [true]);
+    } finally {
+      await db.drop();
+      await pool.close().catch(() => {});
+    }
+  });
 
   test("PGlite (one session) migrates, once, with the index built and valid", async () => {
     const pglite = await adapters.pglite.open("", 1);
