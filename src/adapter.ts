@@ -48,6 +48,42 @@ export interface AdapterCapabilities {
    * refuses it with an error that says to use `job.tx()` instead.
    */
   concurrentTransactions: boolean;
+  /**
+   * True when the adapter implements {@linkcode ConnPool.listen}: idle workers are then woken by
+   * LISTEN/NOTIFY as soon as jobs are enqueued. Absent or false: workers only poll, and the
+   * client logs that once.
+   */
+  listen?: boolean;
+  /**
+   * True when the adapter sends a transaction's first statement together with its BEGIN
+   * ({@linkcode ConnPool.beginWith}) and its last together with its COMMIT
+   * ({@linkcode PipelinedTx.commitWith}): a job then costs two round trips instead of four.
+   * Without it the core makes the same calls one by one. @default {false}
+   */
+  pipelining?: boolean;
+}
+
+/** A transaction that can send its last statement together with its COMMIT. */
+export interface PipelinedTx extends Tx {
+  /**
+   * Runs `text`, then COMMIT, in one round trip. The transaction is over when this settles:
+   * when `text` fails the server turns the COMMIT into a ROLLBACK and `text`'s error is thrown;
+   * when the COMMIT itself fails its error is thrown.
+   *
+   * @param text The last statement.
+   * @param params Its parameters.
+   * @returns The statement's result.
+   */
+  commitWith<R = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<QueryResult<R>>;
+}
+
+/** A dedicated connection listening on one channel, as {@linkcode ConnPool.listen} opens it. */
+export interface ListenConnection {
+  /** Stops listening and closes the connection. Safe to call twice. */
+  close(): Promise<void>;
 }
 
 /** A pool of connections: runs single statements and opens transactions. */
@@ -58,6 +94,37 @@ export interface ConnPool extends Queryable {
   readonly capabilities: AdapterCapabilities;
   /** Opens a transaction (READ COMMITTED, read-write) on a connection of its own. */
   begin(): Promise<Tx>;
+  /**
+   * Opens a transaction and runs `text` in it, in one round trip (adapters with
+   * `capabilities.pipelining` only). When `text` fails the transaction is rolled back and its
+   * error thrown; when no transaction could be opened, a `BeginError` whose `cause` is the
+   * driver's error.
+   *
+   * @param text The first statement.
+   * @param params Its parameters.
+   * @returns The open transaction, which has `commitWith`, and the statement's result.
+   */
+  beginWith?<R = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<{ tx: PipelinedTx; result: QueryResult<R> }>;
   /** Closes the pool. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Opens a connection of its own (not one of the pool's) and runs `LISTEN channel` on it; only
+   * when `capabilities.listen` is true. Resolves once the LISTEN is in effect, rejects when it
+   * cannot be. `onNotify` gets each payload on the channel. `onEnd` is called at most once, when
+   * the connection is lost later, never after `close()`; gue then opens a new one. An adapter
+   * whose driver reconnects by itself may never call it.
+   *
+   * @param channel The channel.
+   * @param onNotify Gets each notification's payload.
+   * @param onEnd Called once if the connection is lost.
+   * @returns The connection, to close.
+   */
+  listen?(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onEnd: (err: unknown) => void,
+  ): Promise<ListenConnection>;
 }

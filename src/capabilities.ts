@@ -20,6 +20,14 @@ export const CAPABILITY_TEXT: Readonly<Record<Capability, { needs: string; lacks
     needs: "transactions open at the same time",
     lacks: "it runs one transaction at a time",
   },
+  pipelining: {
+    needs: "statements sent without waiting for the answer to the one before",
+    lacks: "its driver waits for each answer",
+  },
+  listen: {
+    needs: "a LISTEN connection that wakes idle workers when jobs are enqueued",
+    lacks: "its driver cannot receive notifications",
+  },
 };
 
 /**

@@ -12,16 +12,41 @@ import { Job, type JobData } from "./job.ts";
 import { errorLogger, type Logger, logsBelowError, safeLog, withFields } from "./logger.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
+import { jobInsertBatchParams } from "./job_batch.ts";
+import { BeginError, beginWith } from "./pipelining.ts";
+import { type Notice, noticePayload, noticesFor, NotifyCoalescer } from "./notify.ts";
+import { Wakeup } from "./wakeup.ts";
+import { hasCapability } from "./capabilities.ts";
 import {
-  JOB_INSERT_MAX_ROWS,
-  JOB_INSERT_PARAMS,
-  jobCountByQueue,
+  failedJobDelete,
+  failedJobPrune,
+  failedJobRetry,
+  jobCountByQueueAndState,
+  jobGet,
+  type JobInfoRow,
   jobInsert,
+  jobInsertBatch,
+  jobInsertNotify,
+  jobList,
   jobLockById,
   jobLockNext,
+  jobLockNextOrNextRunAt,
   jobLockNextScheduled,
+  jobLockNextScheduledOrNextRunAt,
+  jobNotify,
+  type JobPollRow,
+  jobQueueBusy,
   type JobRow,
 } from "./sql.ts";
+import {
+  cursorAfter,
+  type JobInfo,
+  jobInfo,
+  type JobPage,
+  type ListJobsOptions,
+  listQuery,
+  type WaitUntilDrainedOptions,
+} from "./inspect.ts";
 import { ClientMetrics } from "./telemetry/client_metrics.ts";
 import { checkMeter, type MeterLike } from "./telemetry/options.ts";
 import { observeQueueDepth, type QueueDepthOptions } from "./telemetry/queue_depth.ts";
@@ -45,7 +70,11 @@ export interface JobInput {
   args?: unknown;
 }
 
-/** The jobs of one queue in `gue_jobs`, as {@linkcode Client.countJobs} counts them. */
+/**
+ * The jobs of one queue, as {@linkcode Client.countJobs} counts them. `ready` and `scheduled`
+ * split the queue's jobs in `gue_jobs` (the `gue_jobs_waiting` gauge reports them); `running`
+ * and `failing` are among those; `failed` are the dead-lettered jobs in `gue_failed_jobs`.
+ */
 export interface QueueCount {
   /** The queue (`""` is the default queue). */
   readonly queue: string;
@@ -53,6 +82,12 @@ export interface QueueCount {
   readonly ready: number;
   /** Jobs due later. */
   readonly scheduled: number;
+  /** Jobs being worked: their rows are locked by an open transaction. */
+  readonly running: number;
+  /** Jobs that failed before and wait for their next try (`errorCount > 0`, not running). */
+  readonly failing: number;
+  /** Dead-lettered jobs (`gue_failed_jobs`): attempts exhausted, discarded, cancelled, invalid. */
+  readonly failed: number;
 }
 
 /** Options of {@linkcode Client}. */
@@ -78,7 +113,35 @@ export interface ClientOptions {
    * per `interval`. Needs `meter`. Turn it on in one client per process. @default {false}
    */
   queueDepth?: boolean | QueueDepthOptions;
+  /**
+   * Wake idle workers of this client as soon as jobs are enqueued, through one LISTEN
+   * connection shared by all of them, opened when the first worker starts. Turn it off where
+   * LISTEN cannot work, such as behind PgBouncer in transaction mode: workers then poll every
+   * `pollInterval`. Adapters that cannot LISTEN (deno-postgres) poll whatever this says.
+   * @default {true}
+   */
+  listen?: boolean;
+  /**
+   * Send a notification on the `gue_jobs` channel when jobs are enqueued, so listening workers
+   * (of any process) start them at once. A burst of enqueues sends a bounded number of them;
+   * `enqueueTx` sends its own inside your transaction, delivered only if it commits.
+   * @default {true}
+   */
+  notify?: boolean;
 }
+
+/** A worker's poll: the job locked, or none and the queue's next `run_at` (null: none known). */
+export interface Poll {
+  /** The job, or `null` when none is due and unlocked. */
+  job: Job | null;
+  /** When no job: the earliest `runAt` of the queue's later jobs, or `null` when there are none. */
+  nextRunAt: Date | null;
+}
+
+/** Used by workers: the client's wake-up registry; not part of the public API. */
+export const clientWakeup: unique symbol = Symbol("gue.clientWakeup");
+/** Used by workers: a poll that also says when the queue's next job is due; not public. */
+export const pollJob: unique symbol = Symbol("gue.pollJob");
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -170,6 +233,9 @@ export class Client {
   readonly #ids = new MonotonicUlid();
   readonly #metrics: ClientMetrics;
   readonly #logsDebug: boolean;
+  readonly #notifier: NotifyCoalescer | undefined;
+  /** Where this client's idle workers wait, and what wakes them. */
+  readonly [clientWakeup]: Wakeup;
 
   /**
    * Makes a client on a connection pool; nothing runs until the first call.
@@ -197,6 +263,23 @@ export class Client {
     this.backoff = options.backoff ?? defaultExponentialBackoff;
     const meter = checkMeter(options.meter, "Client");
     this.#metrics = new ClientMetrics(meter);
+    for (const key of ["listen", "notify"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "boolean") {
+        throw new TypeError(`Client: ${key} must be a boolean, got ${String(options[key])}`);
+      }
+    }
+    const canListen = hasCapability(pool, "listen") && typeof pool.listen === "function";
+    const listen = options.listen ?? true;
+    this[clientWakeup] = new Wakeup({
+      listen: listen && canListen ? pool.listen!.bind(pool) : undefined,
+      pollOnlyReason: listen
+        ? `the ${pool.name} adapter cannot LISTEN`
+        : "listening is off (listen: false)",
+      logger: this.logger,
+    });
+    this.#notifier = options.notify === false
+      ? undefined
+      : new NotifyCoalescer(pool, jobNotify, this.logger);
     const queueDepth = options.queueDepth ?? false;
     if (queueDepth !== false) {
       if (meter === undefined) throw new TypeError("Client: queueDepth needs a meter");
@@ -270,8 +353,9 @@ export class Client {
   }
 
   /**
-   * Enqueues many jobs atomically: all or none. Any size works; past Postgres' parameter limit
-   * the batch is split into several statements inside one transaction. Ids follow batch order.
+   * Enqueues many jobs atomically, all or none, in one statement whatever the batch's size (its
+   * jobs travel as one JSON parameter, so a batch is not bound by Postgres' 65,535-parameter
+   * limit). Ids follow batch order.
    *
    * @param jobs The jobs.
    * @returns Their stored values, in the same order.
@@ -330,28 +414,28 @@ export class Client {
   }
 
   /**
-   * Counts the jobs in `gue_jobs` per queue: due now (`ready`, which includes jobs being worked,
-   * whose rows are locked) and due later (`scheduled`), by this client's clock. One query over
-   * the table that takes no locks; queues without jobs are absent.
+   * Counts jobs per queue and state, by this client's clock: `ready` and `scheduled` (as the
+   * `gue_jobs_waiting` gauge reports them), `running`, `failing` and `failed`. One query, one
+   * pass over each table; it takes no locks, so workers never wait for it.
    *
-   * @returns One entry per queue that has jobs, ordered by queue.
+   * @returns One entry per queue that has jobs (live or failed), ordered by queue.
    * @throws {DatabaseError} When the query fails.
    *
    * @example
    * ```ts ignore
-   * for (const { queue, ready, scheduled } of await client.countJobs()) {
-   *   console.log(`${queue || "(default)"}: ${ready} ready, ${scheduled} scheduled`);
+   * for (const c of await client.countJobs()) {
+   *   console.log(`${c.queue || "(default)"}: ${c.ready} ready, ${c.running} running, ${c.failed} failed`);
    * }
    * ```
    */
   async countJobs(): Promise<QueueCount[]> {
-    let rows: { queue: string; ready: unknown; scheduled: unknown }[];
+    type Row = Record<"ready" | "scheduled" | "running" | "failing" | "failed", unknown> & {
+      queue: string;
+    };
+    let rows: Row[];
     try {
       // The client's clock decides "due", as it does when workers lock.
-      rows = (await this.pool.query<{ queue: string; ready: unknown; scheduled: unknown }>(
-        jobCountByQueue,
-        [new Date()],
-      )).rows;
+      rows = (await this.pool.query<Row>(jobCountByQueueAndState, [new Date()])).rows;
     } catch (err) {
       throw new DatabaseError("countJobs", err);
     }
@@ -360,25 +444,226 @@ export class Client {
       queue: r.queue,
       ready: Number(r.ready),
       scheduled: Number(r.scheduled),
+      running: Number(r.running),
+      failing: Number(r.failing),
+      failed: Number(r.failed),
     }));
   }
 
-  async #lock(operation: string, text: string, params: unknown[]): Promise<Job | null> {
-    let tx: Tx;
+  /**
+   * Lists jobs, a page at a time. Jobs of one queue come in the order they are due (`runAt`,
+   * then priority, then id); without `queue`, and for failed jobs, in id (creation) order. Each
+   * page is one index-backed query that takes no locks.
+   *
+   * @param options Filters (`queue`, `state`, `type`), page size (`limit`) and cursor (`after`).
+   * @returns The page's jobs and the cursor of the next page (`null` after the last).
+   * @throws {TypeError | RangeError} For a bad option. {DatabaseError} When the query fails.
+   *
+   * @example Every failed job of a queue
+   * ```ts ignore
+   * let after: string | null = null;
+   * do {
+   *   const page = await client.listJobs({ queue: "emails", state: "failed", after });
+   *   for (const job of page.jobs) console.log(job.id, job.failReason, job.lastError);
+   *   after = page.next;
+   * } while (after !== null);
+   * ```
+   */
+  async listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
+    const { shape, params, limit } = listQuery(options);
+    let rows: JobInfoRow[];
     try {
-      tx = await this.pool.begin();
+      rows = (await this.pool.query<JobInfoRow>(jobList(shape), [new Date(), ...params])).rows;
     } catch (err) {
-      this.#metrics.beginFailed();
-      throw new DatabaseError(operation, err);
+      throw new DatabaseError("listJobs", err);
     }
+    const more = rows.length > limit;
+    if (more) rows = rows.slice(0, limit);
+    const byRunAt = shape.table === "live" && shape.queue;
+    return {
+      jobs: rows.map(jobInfo),
+      next: more ? cursorAfter(rows[rows.length - 1], byRunAt) : null,
+    };
+  }
+
+  /**
+   * Reads one job, live or failed, with its state. Takes no lock.
+   *
+   * @param id The job's id.
+   * @returns The job, or `null` when it is in neither table (done, deleted, or never enqueued).
+   * @throws {DatabaseError} When the query fails.
+   *
+   * @example
+   * ```ts ignore
+   * const job = await client.getJob(id);
+   * console.log(job?.state); // "ready" | "scheduled" | "running" | "failed", or undefined
+   * ```
+   */
+  async getJob(id: string): Promise<JobInfo | null> {
+    checkText(id, "id");
+    let rows: JobInfoRow[];
+    try {
+      rows = (await this.pool.query<JobInfoRow>(jobGet, [new Date(), id])).rows;
+    } catch (err) {
+      throw new DatabaseError("getJob", err);
+    }
+    return rows.length === 0 ? null : jobInfo(rows[0]);
+  }
+
+  /**
+   * Resolves once `queue` is drained: no job due now, and none running. Jobs scheduled for later
+   * do not count. Looks every `pollInterval` ms with one small query.
+   *
+   * @param queue The queue (`""` is the default queue).
+   * @param options `signal` to stop waiting (the promise then rejects with its reason),
+   *   `pollInterval` in ms (default 500).
+   * @throws {DatabaseError} When a query fails.
+   *
+   * @example
+   * ```ts ignore
+   * await client.enqueueBatch(jobs);
+   * await client.waitUntilDrained("imports", { signal: AbortSignal.timeout(60_000) });
+   * ```
+   */
+  async waitUntilDrained(queue: string, options: WaitUntilDrainedOptions = {}): Promise<void> {
+    checkText(queue, "queue");
+    const { signal } = options;
+    const pollInterval = options.pollInterval ?? 500;
+    if (typeof pollInterval !== "number" || !(pollInterval > 0) || !Number.isFinite(pollInterval)) {
+      throw new RangeError(
+        `waitUntilDrained: pollInterval must be a positive number of ms, got ${pollInterval}`,
+      );
+    }
+    for (;;) {
+      signal?.throwIfAborted();
+      let busy: boolean;
+      try {
+        busy = (await this.pool.query<{ busy: boolean }>(jobQueueBusy, [queue, new Date()]))
+          .rows[0].busy;
+      } catch (err) {
+        throw new DatabaseError("waitUntilDrained", err);
+      }
+      if (!busy) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, pollInterval);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+
+  /**
+   * Moves a failed job back into its queue to run again: its error count starts again from 0,
+   * so it gets all its attempts; its last error is kept until its next failure.
+   *
+   * @param id The failed job's id.
+   * @param options `runAt`: when to run it. @default now
+   * @returns Whether a failed job with that id was moved.
+   * @throws {DatabaseError} When the move fails, e.g. `code` `23505` when a live job holds its
+   *   unique key.
+   */
+  async retryFailedJob(id: string, options: { runAt?: Date } = {}): Promise<boolean> {
+    checkText(id, "id");
+    const now = new Date();
+    const runAt = options.runAt ?? now;
+    if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) {
+      throw new TypeError(`retryFailedJob: runAt must be a valid Date, got ${String(runAt)}`);
+    }
+    try {
+      return (await this.pool.query(failedJobRetry, [id, runAt, now])).rowCount === 1;
+    } catch (err) {
+      throw new DatabaseError("retryFailedJob", err);
+    }
+  }
+
+  /**
+   * Deletes a failed job for good.
+   *
+   * @param id The failed job's id.
+   * @returns Whether there was one.
+   * @throws {DatabaseError} When the delete fails.
+   */
+  async deleteFailedJob(id: string): Promise<boolean> {
+    checkText(id, "id");
+    try {
+      return (await this.pool.query(failedJobDelete, [id])).rowCount === 1;
+    } catch (err) {
+      throw new DatabaseError("deleteFailedJob", err);
+    }
+  }
+
+  /**
+   * Deletes the failed jobs that failed before a time: run it now and then to keep failures for a
+   * retention period.
+   *
+   * @param olderThan A retention period in ms (failed longer ago than that), or a `Date`.
+   * @returns How many were deleted.
+   * @throws {DatabaseError} When the delete fails.
+   *
+   * @example Keep failures for 7 days
+   * ```ts ignore
+   * await client.pruneFailedJobs(7 * 24 * 3600_000);
+   * ```
+   */
+  async pruneFailedJobs(olderThan: number | Date): Promise<number> {
+    let before: Date;
+    if (olderThan instanceof Date && !Number.isNaN(olderThan.getTime())) before = olderThan;
+    else if (typeof olderThan === "number" && olderThan >= 0 && Number.isFinite(olderThan)) {
+      before = new Date(Date.now() - olderThan);
+    } else {
+      throw new TypeError(
+        `pruneFailedJobs: olderThan must be a number of ms >= 0 or a valid Date, got ${
+          String(olderThan)
+        }`,
+      );
+    }
+    try {
+      return (await this.pool.query(failedJobPrune, [before])).rowCount;
+    } catch (err) {
+      throw new DatabaseError("pruneFailedJobs", err);
+    }
+  }
+
+  /**
+   * A worker's poll: locks the next due job like `lockJob` (or `lockNextScheduledJob` when
+   * `byRunAt`), and when there is none says when the queue's next job is due, in the same
+   * statement.
+   */
+  async [pollJob](queue: string, byRunAt: boolean): Promise<Poll> {
+    const poll: Poll = { job: null, nextRunAt: null };
+    poll.job = await this.#lock(
+      byRunAt ? "lockNextScheduledJob" : "lockJob",
+      byRunAt ? jobLockNextScheduledOrNextRunAt : jobLockNextOrNextRunAt,
+      [checkText(queue, "queue"), new Date()],
+      poll,
+    );
+    return poll;
+  }
+
+  async #lock(
+    operation: string,
+    text: string,
+    params: unknown[],
+    poll?: Poll,
+  ): Promise<Job | null> {
+    // BEGIN and the lock in one round trip where the adapter pipelines (pipelining.ts).
+    let tx: Tx;
     let rows: JobRow[];
     try {
-      rows = (await tx.query<JobRow>(text, params)).rows;
+      ({ tx, result: { rows } } = await beginWith<JobRow>(this.pool, text, params));
     } catch (err) {
-      await tx.rollback().catch(() => {});
-      throw new DatabaseError(operation, err);
+      if (!(err instanceof BeginError)) throw new DatabaseError(operation, err);
+      this.#metrics.beginFailed();
+      throw new DatabaseError(operation, err.cause);
     }
-    if (rows.length === 0) {
+    if (rows.length === 0 || (rows[0] as JobRow | JobPollRow).job_id === null) {
+      // The poll statements answer "no job" with a row that says when the next one is due.
+      const next = (rows[0] as JobPollRow | undefined)?.next_run_at;
+      if (poll !== undefined && next != null) poll.nextRunAt = new Date(next);
       await tx.rollback().catch(() => {});
       return null;
     }
@@ -400,49 +685,44 @@ export class Client {
     const data = jobs.map((job, i) =>
       prepareJob(job, `jobs[${i}]`, this.#ids.next(now.getTime()), now)
     );
-    if (tx !== undefined || data.length <= JOB_INSERT_MAX_ROWS) {
-      await this.#insert(data, tx ?? this.pool, "enqueueBatch");
-      return data;
-    }
-    // Too many parameters for one statement: several statements, one transaction, all or none.
-    let own: Tx;
-    try {
-      own = await this.pool.begin();
-    } catch (err) {
-      throw new DatabaseError("enqueueBatch", err);
-    }
-    try {
-      await this.#insert(data, own, "enqueueBatch");
-      await own.commit();
-    } catch (err) {
-      await own.rollback().catch(() => {});
-      throw err instanceof DatabaseError ? err : new DatabaseError("enqueueBatch", err);
-    }
+    // One statement at any size: all or none without a transaction of our own.
+    await this.#insert(data, tx ?? this.pool, "enqueueBatch");
     return data;
   }
 
-  /** Inserts jobs in statements of at most {@linkcode JOB_INSERT_MAX_ROWS} rows. */
+  /** Inserts jobs in one statement: gue's for one job, a JSON-bound one for a batch. */
   async #insert(data: JobData[], on: Queryable, operation: string): Promise<void> {
     let failure: unknown;
+    let text: string;
+    let params: unknown[];
+    if (data.length === 1) {
+      const j = data[0];
+      text = jobInsert(1);
+      params = [j.id, j.queue, j.priority, j.runAt, j.type, j.args, j.createdAt, j.createdAt];
+    } else {
+      text = jobInsertBatch;
+      params = jobInsertBatchParams(data);
+    }
+    // On the pool, at most one notifying statement in flight (see notify.ts); in the caller's
+    // transaction, always its own, delivered only if that transaction commits.
+    const ownTx = on === this.pool;
+    let notices: Notice[] = [];
+    if (this.#notifier !== undefined) {
+      notices = noticesFor(data, data[0].createdAt.getTime());
+      if (ownTx) notices = this.#notifier.claim(notices);
+    }
     try {
-      for (let start = 0; start < data.length; start += JOB_INSERT_MAX_ROWS) {
-        const chunk = data.slice(start, start + JOB_INSERT_MAX_ROWS);
-        const params = new Array<unknown>(chunk.length * JOB_INSERT_PARAMS);
-        let p = 0;
-        for (const j of chunk) {
-          params[p++] = j.id;
-          params[p++] = j.queue;
-          params[p++] = j.priority;
-          params[p++] = j.runAt;
-          params[p++] = j.type;
-          params[p++] = j.args;
-          params[p++] = j.createdAt;
-          params[p++] = j.createdAt;
-        }
-        await on.query(jobInsert(chunk.length), params);
+      if (notices.length === 0) await on.query(text, params);
+      else {
+        await on.query(jobInsertNotify(text, params.length, notices.length), [
+          ...params,
+          ...notices.map(noticePayload),
+        ]);
       }
     } catch (err) {
       failure = new DatabaseError(operation, err);
+    } finally {
+      if (ownTx) this.#notifier?.release(notices.length > 0);
     }
     this.#metrics.enqueued(data, failure === undefined);
     if (this.#logsDebug) {

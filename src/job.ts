@@ -8,6 +8,7 @@ import type { Tx } from "./adapter.ts";
 import type { Backoff } from "./backoff.ts";
 import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
 import { type Logger, safeLog } from "./logger.ts";
+import { canCommitWith, commitWith } from "./pipelining.ts";
 import { jobDelete, type JobRow, jobUpdateError } from "./sql.ts";
 
 /** Priorities: lower runs first. Any integer from −32768 to 32767 is allowed (Postgres `smallint`). */
@@ -92,6 +93,8 @@ export class Job implements JobData {
   #tx: Tx | null;
   #ended: Ended = "committed";
   #deleted = false;
+  /** The statement sent with the COMMIT, where the adapter pipelines (pipelining.ts). */
+  #last: [string, unknown[]] | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #backoff: Backoff;
   readonly #logger: Logger;
@@ -189,6 +192,12 @@ export class Job implements JobData {
     return this.#serial(async () => {
       if (this.#deleted) return;
       const tx = this.#open("job.delete()");
+      if (canCommitWith(tx)) {
+        // Sent with the COMMIT by done(), in one round trip: a failure shows there.
+        this.#deleted = true;
+        this.#last = [jobDelete, [this.id]];
+        return;
+      }
       try {
         await tx.query(jobDelete, [this.id]);
       } catch (err) {
@@ -234,22 +243,29 @@ export class Job implements JobData {
         const delay = this.#backoff(errorCount);
         runAt = delay < 0 ? null : new Date(now.getTime() + delay);
       }
-      try {
-        if (runAt === null) {
-          safeLog(this.#logger, "info", "Got empty new run at for the errored job, discarding it", {
-            "job-type": this.type,
-            "job-queue": this.queue,
-            "job-errors": errorCount,
-            error: errorText(err),
-          });
-          if (!this.#deleted) await tx.query(jobDelete, [this.id]);
-          this.#deleted = true;
-        } else {
-          await tx.query(jobUpdateError, [errorCount, runAt, errorText(err), now, this.id]);
+      let last: [string, unknown[]] | undefined;
+      if (runAt === null) {
+        safeLog(this.#logger, "info", "Got empty new run at for the errored job, discarding it", {
+          "job-type": this.type,
+          "job-queue": this.queue,
+          "job-errors": errorCount,
+          error: errorText(err),
+        });
+        if (!this.#deleted) last = [jobDelete, [this.id]];
+        this.#deleted = true;
+      } else if (this.#last === undefined) {
+        last = [jobUpdateError, [errorCount, runAt, errorText(err), now, this.id]];
+      } // else delete() came first and its DELETE is still to be sent: the row goes either way.
+      if (last !== undefined && canCommitWith(tx)) {
+        // The UPDATE (or DELETE) and the COMMIT in one round trip.
+        this.#last = last;
+      } else if (last !== undefined) {
+        try {
+          await tx.query(last[0], last[1]);
+        } catch (updateErr) {
+          await this.#rollback().catch(() => {});
+          throw new DatabaseError("job.error", updateErr);
         }
-      } catch (updateErr) {
-        await this.#rollback().catch(() => {});
-        throw new DatabaseError("job.error", updateErr);
       }
       await this.#commit("job.error");
     });
@@ -274,8 +290,11 @@ export class Job implements JobData {
     const tx = this.#tx;
     if (tx === null) return;
     this.#tx = null;
+    const last = this.#last;
+    this.#last = undefined;
     try {
-      await tx.commit();
+      if (last === undefined) await tx.commit();
+      else await commitWith(tx, last[0], last[1]);
     } catch (err) {
       this.#ended = "ended by a failed commit";
       throw new DatabaseError(operation, err);
@@ -286,6 +305,7 @@ export class Job implements JobData {
     const tx = this.#tx;
     if (tx === null) return;
     this.#tx = null;
+    this.#last = undefined;
     this.#ended = "rolled back";
     try {
       await tx.rollback();

@@ -13,8 +13,8 @@ const JOB_COLUMNS =
 export const JOB_INSERT_PARAMS = 8;
 
 /**
- * Most jobs in one INSERT: Postgres binds at most 65,535 parameters per statement. Larger
- * batches are split into statements of this size inside one transaction.
+ * Most jobs one {@linkcode jobInsert} could hold: Postgres binds at most 65,535 parameters per
+ * statement. Batches use {@linkcode jobInsertBatch}, which has no such limit.
  */
 export const JOB_INSERT_MAX_ROWS = Math.floor(65_535 / JOB_INSERT_PARAMS);
 
@@ -41,6 +41,17 @@ export function jobInsert(rows: number): string {
   }
   return text;
 }
+
+/**
+ * INSERT of a batch of jobs in one statement, whatever its size: `$1` the jobs as a JSON array
+ * of `{ i: id, q: queue, p: priority, r: run_at, t: type, a: args in base64 }`, `$2`
+ * created_at and updated_at (see `job_batch.ts` for why JSON). Rows go in in array order.
+ */
+export const jobInsertBatch = `INSERT INTO gue_jobs
+(job_id, queue, priority, run_at, job_type, args, created_at, updated_at)
+SELECT j.i, j.q, j.p, j.r, j.t, decode(j.a, 'base64'), $2, $2
+FROM json_to_recordset($1::text::json)
+  AS j(i text, q text, p smallint, r timestamptz, t text, a text)`;
 
 /**
  * Locks the next job of a queue, priority first. Unlike gue (which orders by priority only and
@@ -132,6 +143,70 @@ export function migrationIndexDrop(name: string): string {
   return `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
 }
 
+/** The channel enqueues notify and idle workers listen on (see `notify.ts`). */
+export const NOTIFY_CHANNEL = "gue_jobs";
+
+/**
+ * Notifies idle workers on {@linkcode NOTIFY_CHANNEL}, one notification per payload, `$first`
+ * onwards. Postgres delivers them when the transaction commits, never when it rolls back.
+ *
+ * @param payloads How many payloads.
+ * @param first The number of the first payload's parameter.
+ */
+export function jobNotify(payloads: number, first = 1): string {
+  const values: string[] = [];
+  for (let i = 0; i < payloads; i++) values.push(`($${first + i}::text)`);
+  return `SELECT pg_notify('${NOTIFY_CHANNEL}', n) FROM (VALUES ${
+    values.join(", ")
+  }) AS notices(n)`;
+}
+
+const notifyTexts = new Map<string, string>();
+
+/**
+ * An enqueue INSERT that also notifies idle workers, in one statement, so the notification goes
+ * out if and only if the INSERT commits, without a round trip of its own. The INSERT keeps its
+ * parameters; the payloads follow them.
+ *
+ * @param insert The INSERT ({@linkcode jobInsert} or {@linkcode jobInsertBatch}).
+ * @param insertParams How many parameters the INSERT binds.
+ * @param payloads How many notifications.
+ */
+export function jobInsertNotify(insert: string, insertParams: number, payloads: number): string {
+  const key = `${insertParams}/${payloads}/${insert}`;
+  let text = notifyTexts.get(key);
+  if (text === undefined) {
+    text = `WITH inserted AS (\n${insert}\n)\n${jobNotify(payloads, insertParams + 1)}`;
+    notifyTexts.set(key, text);
+  }
+  return text;
+}
+
+function lockOrNextRunAt(lock: string): string {
+  return `WITH locked AS (\n${lock}\n)
+SELECT *, NULL::timestamptz AS next_run_at FROM locked
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  (SELECT min(run_at) FROM gue_jobs WHERE queue = $1 AND run_at > $2)
+WHERE NOT EXISTS (SELECT FROM locked)`;
+}
+
+/**
+ * A worker's poll: {@linkcode jobLockNext}, and when no job is due, one row whose `job_id` is
+ * NULL and whose `next_run_at` is the queue's earliest later `run_at` (NULL when none), so the
+ * worker can sleep until then. That `run_at` comes from gue's `(queue, run_at, priority)` index
+ * and is read only when no job was locked. `$1` queue, `$2` the client's clock.
+ */
+export const jobLockNextOrNextRunAt: string = lockOrNextRunAt(jobLockNext);
+
+/** {@linkcode jobLockNextScheduled}, with the next `run_at` as {@linkcode jobLockNextOrNextRunAt}. */
+export const jobLockNextScheduledOrNextRunAt: string = lockOrNextRunAt(jobLockNextScheduled);
+
+/** A row of {@linkcode jobLockNextOrNextRunAt}: a locked job, or none and the next `run_at`. */
+export type JobPollRow =
+  | (JobRow & { next_run_at: null })
+  | { job_id: null; job_type: null; next_run_at: Date | null };
+
 /** The row shape the lock statements return. */
 export interface JobRow {
   job_id: string;
@@ -143,4 +218,183 @@ export interface JobRow {
   error_count: number;
   last_error: string | null;
   created_at: Date;
+}
+
+/**
+ * The server's running totals of rows inserted into and deleted from `gue_jobs` (jobs enqueued;
+ * jobs finished, discarded or moved away), from its table statistics. The dashboard's throughput
+ * chart reads them: gue deletes a finished job, so the table keeps no history of its own. The
+ * server publishes a backend's counts about once a second while busy and within ~10 s when idle.
+ */
+export const jobTableActivity = `SELECT n_tup_ins AS inserted, n_tup_del AS deleted
+FROM pg_stat_user_tables
+WHERE relid = 'gue_jobs'::regclass`;
+
+// ---- Inspection and dead letters (ours, not gue's) ----
+
+/**
+ * The transaction ids in progress, as an `xid[]` named `running`: a row whose `xmax` is one of
+ * them is locked (or being deleted or updated) by an open transaction — a worker's. This reads
+ * the snapshot, not the rows' locks, so it takes no lock and never hides a row from workers
+ * (unlike `FOR KEY SHARE SKIP LOCKED`, which locks every row it reads and writes their headers),
+ * and needs no extension (unlike `pgrowlocks`, which also reads the whole table).
+ */
+const RUNNING_XIDS =
+  "SELECT coalesce(array_agg(xid(t)), '{}'::xid[]) AS running FROM pg_snapshot_xip(pg_current_snapshot()) t";
+
+/** A live job's state; `x.running` from {@linkcode RUNNING_XIDS}, `$1` the client's clock. */
+const LIVE_STATE = "CASE WHEN j.xmax = ANY(x.running) THEN 'running' " +
+  "WHEN j.run_at <= $1 THEN 'ready' ELSE 'scheduled' END";
+
+/** Columns of a listed job; run_at in whole microseconds too, for exact keyset cursors. */
+const INFO_COLUMNS = "j.job_id, j.queue, j.priority, j.run_at, j.job_type, j.args, " +
+  "j.error_count, j.last_error, j.created_at, j.updated_at, j.max_attempts, j.unique_key, " +
+  "(extract(epoch FROM j.run_at) * 1000000)::bigint::text AS run_at_us";
+
+/**
+ * Counts jobs per queue: `ready`/`scheduled` by the client's clock `$1` (the gauge's meaning:
+ * they split gue_jobs, running jobs are among the ready), `running` (rows locked by an open
+ * transaction), `failing` (error_count > 0, not running) and `failed` (in gue_failed_jobs).
+ * One pass over each table; no locks.
+ */
+export const jobCountByQueueAndState = `WITH x AS (${RUNNING_XIDS}),
+live AS (
+  SELECT j.queue,
+    count(*) FILTER (WHERE j.run_at <= $1) AS ready,
+    count(*) FILTER (WHERE j.run_at > $1) AS scheduled,
+    count(*) FILTER (WHERE j.xmax = ANY(x.running)) AS running,
+    count(*) FILTER (WHERE j.error_count > 0 AND j.xmax <> ALL(x.running)) AS failing
+  FROM gue_jobs j, x
+  GROUP BY j.queue),
+dead AS (SELECT queue, count(*) AS failed FROM gue_failed_jobs GROUP BY queue)
+SELECT coalesce(l.queue, d.queue) AS queue, coalesce(l.ready, 0) AS ready,
+  coalesce(l.scheduled, 0) AS scheduled, coalesce(l.running, 0) AS running,
+  coalesce(l.failing, 0) AS failing, coalesce(d.failed, 0) AS failed
+FROM live l FULL JOIN dead d ON d.queue = l.queue
+ORDER BY 1`;
+
+/** What a list filters on; each flag adds a condition and a parameter. */
+export interface JobListShape {
+  /** `"live"`: gue_jobs; `"failed"`: gue_failed_jobs. */
+  table: "live" | "failed";
+  /** The live state to keep, if any. */
+  state?: "ready" | "scheduled" | "running" | "failing";
+  /** Filter on queue (and order by the queue's index). */
+  queue: boolean;
+  /** Filter on job_type. */
+  type: boolean;
+  /** Start after a cursor. */
+  after: boolean;
+}
+
+const listTexts = new Map<string, string>();
+
+/**
+ * A page of jobs, keyset-paginated. Parameters: `$1` the client's clock, `$2` the limit, then
+ * the queue, the type and the cursor, each only when the shape has it. Live jobs of one queue
+ * come in `(run_at, priority, job_id)` order along idx_gue_jobs_selector (the cursor is
+ * `run_at` in microseconds, priority and id); live jobs of every queue and failed jobs come in
+ * id order, along the primary key or idx_gue_failed_jobs_queue (the cursor is the id).
+ */
+export function jobList(shape: JobListShape): string {
+  const key = JSON.stringify(shape);
+  let text = listTexts.get(key);
+  if (text !== undefined) return text;
+  const where: string[] = [];
+  let n = 2;
+  if (shape.queue) where.push(`j.queue = $${++n}`);
+  if (shape.type) where.push(`j.job_type = $${++n}`);
+  const byRunAt = shape.table === "live" && shape.queue;
+  if (shape.after) {
+    where.push(
+      byRunAt
+        ? `(j.run_at, j.priority, j.job_id) > ('epoch'::timestamptz + $${++n}::bigint * ` +
+          `interval '1 microsecond', $${++n}::smallint, $${++n}::text)`
+        : `j.job_id > $${++n}`,
+    );
+  }
+  if (shape.table === "failed") {
+    text = `SELECT ${INFO_COLUMNS}, 'failed' AS state, j.failed_at, j.fail_reason
+FROM gue_failed_jobs j
+WHERE $1::timestamptz IS NOT NULL${where.map((w) => ` AND ${w}`).join("")}
+ORDER BY j.job_id
+LIMIT $2`;
+  } else {
+    if (shape.state === "ready") where.push("j.run_at <= $1 AND j.xmax <> ALL(x.running)");
+    else if (shape.state === "scheduled") where.push("j.run_at > $1");
+    else if (shape.state === "running") where.push("j.xmax = ANY(x.running)");
+    else if (shape.state === "failing") {
+      where.push("j.error_count > 0 AND j.xmax <> ALL(x.running)");
+    }
+    text = `WITH x AS (${RUNNING_XIDS})
+SELECT ${INFO_COLUMNS}, ${LIVE_STATE} AS state, NULL::timestamptz AS failed_at, NULL AS fail_reason
+FROM gue_jobs j, x
+${where.length ? `WHERE ${where.join(" AND ")}\n` : ""}ORDER BY ${
+      byRunAt ? "j.run_at, j.priority, j.job_id" : "j.job_id"
+    }
+LIMIT $2`;
+  }
+  listTexts.set(key, text);
+  return text;
+}
+
+/** One job by id, live or failed. `$1` the client's clock, `$2` the id. */
+export const jobGet = `WITH x AS (${RUNNING_XIDS})
+SELECT ${INFO_COLUMNS}, ${LIVE_STATE} AS state, NULL::timestamptz AS failed_at, NULL AS fail_reason
+FROM gue_jobs j, x WHERE j.job_id = $2
+UNION ALL
+SELECT ${INFO_COLUMNS}, 'failed', j.failed_at, j.fail_reason
+FROM gue_failed_jobs j WHERE j.job_id = $2`;
+
+/**
+ * Whether a queue still has work: a due job, or a running one (a job locked by id may run
+ * before it is due). `$1` the queue, `$2` the client's clock.
+ */
+export const jobQueueBusy = `SELECT EXISTS (SELECT FROM gue_jobs WHERE queue = $1 AND run_at <= $2)
+  OR EXISTS (
+    SELECT FROM gue_jobs j, (${RUNNING_XIDS}) x
+    WHERE j.queue = $1 AND j.run_at > $2 AND j.xmax = ANY(x.running)
+  ) AS busy`;
+
+/**
+ * Moves a locked job to gue_failed_jobs, inside its transaction, recording its last failure:
+ * `$1` id, `$2` error count, `$3` last_error, `$4` now (updated_at and failed_at), `$5` reason.
+ */
+export const jobMoveToFailed = `WITH moved AS (DELETE FROM gue_jobs WHERE job_id = $1 RETURNING *)
+INSERT INTO gue_failed_jobs
+(job_id, priority, run_at, job_type, args, error_count, last_error, queue, created_at, updated_at,
+ max_attempts, unique_key, fail_reason, failed_at)
+SELECT job_id, priority, run_at, job_type, args, $2, $3, queue, created_at, $4, max_attempts,
+  unique_key, $5, $4
+FROM moved`;
+
+/**
+ * Moves a failed job back to gue_jobs with its error count reset (so it gets its attempts
+ * again) and its last error kept. `$1` id, `$2` run_at, `$3` now. Returns the id when moved.
+ */
+export const failedJobRetry =
+  `WITH moved AS (DELETE FROM gue_failed_jobs WHERE job_id = $1 RETURNING *)
+INSERT INTO gue_jobs
+(job_id, priority, run_at, job_type, args, error_count, last_error, queue, created_at, updated_at,
+ max_attempts, unique_key)
+SELECT job_id, priority, $2, job_type, args, 0, last_error, queue, created_at, $3, max_attempts,
+  unique_key
+FROM moved
+RETURNING job_id`;
+
+/** Deletes a failed job. `$1` id. */
+export const failedJobDelete = "DELETE FROM gue_failed_jobs WHERE job_id = $1";
+
+/** Deletes failed jobs that failed before `$1` (idx_gue_failed_jobs_failed_at). */
+export const failedJobPrune = "DELETE FROM gue_failed_jobs WHERE failed_at < $1";
+
+/** A row of {@linkcode jobList} and {@linkcode jobGet}. */
+export interface JobInfoRow extends JobRow {
+  updated_at: Date;
+  max_attempts: number | null;
+  unique_key: string | null;
+  run_at_us: string;
+  state: "ready" | "scheduled" | "running" | "failed";
+  failed_at: Date | null;
+  fail_reason: string | null;
 }
