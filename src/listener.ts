@@ -5,26 +5,13 @@
  *
  * @module
  */
+import type { ConnPool, ListenConnection } from "./adapter.ts";
 import { type Logger, safeLog } from "./logger.ts";
 
-/** A dedicated connection listening on one channel, as an adapter opens it. */
-export interface ListenConnection {
-  /** Stops listening and closes the connection. Safe to call twice. */
-  close(): Promise<void>;
-}
+/** Opens a LISTEN connection: an adapter's {@linkcode ConnPool.listen}, bound to its pool. */
+export type ListenFn = NonNullable<ConnPool["listen"]>;
 
-/**
- * Opens a dedicated connection and runs `LISTEN channel` on it.
- *
- * Resolves once the LISTEN is in effect, rejects when it cannot be. `onNotify` gets each payload
- * on that channel. `onEnd` is called at most once, when the connection is lost later, never
- * after `close()`. An adapter whose driver reconnects by itself may never call it.
- */
-export type ListenFn = (
-  channel: string,
-  onNotify: (payload: string) => void,
-  onEnd: (err: unknown) => void,
-) => Promise<ListenConnection>;
+export type { ListenConnection };
 
 /** Options of {@linkcode Listener}. */
 export interface ListenerOptions {

@@ -19,9 +19,9 @@
  */
 import type { Queryable } from "./adapter.ts";
 import { type Logger, safeLog } from "./logger.ts";
+import { NOTIFY_CHANNEL } from "./sql.ts";
 
-/** The channel gue's enqueues notify and its workers listen on. */
-export const NOTIFY_CHANNEL = "gue_jobs";
+export { NOTIFY_CHANNEL };
 
 /** Postgres refuses payloads of 8000 bytes or more; ours stay well below. */
 const MAX_PAYLOAD_BYTES = 7_900;
@@ -212,19 +212,4 @@ export class NotifyCoalescer {
       this.#inFlight = false;
     }
   }
-}
-
-/**
- * `$first`…`$first+count-1` sent on {@linkcode NOTIFY_CHANNEL}, one notification each.
- *
- * @param first The first parameter's number.
- * @param count How many payloads.
- * @returns A SELECT that notifies.
- */
-export function notifySelect(first: number, count: number): string {
-  const values: string[] = [];
-  for (let i = 0; i < count; i++) values.push(`($${first + i}::text)`);
-  return `SELECT pg_notify('${NOTIFY_CHANNEL}', n) FROM (VALUES ${
-    values.join(", ")
-  }) AS notices(n)`;
 }

@@ -1,11 +1,12 @@
 /**
  * The worker: a loop that locks one job, runs its handler while the row stays locked, then
- * deletes the job (success) or records the failure (error), and commits. It drains back to back
- * and sleeps `pollInterval` only after a poll that found nothing or failed.
+ * deletes the job (success) or records the failure (error), and commits. It drains back to back;
+ * after a poll that found nothing or failed it waits until jobs of its queue are enqueued (when
+ * the client listens), its queue's next job is due, or `pollInterval` passes.
  *
  * @module
  */
-import type { Client } from "./client.ts";
+import { type Client, clientWakeup, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import { randomStringId } from "./id.ts";
 import { type Job, rollbackJob } from "./job.ts";
@@ -147,20 +148,6 @@ export interface WorkerOptions {
 
 /** A signal that never aborts: the default of `run()` and `workOne()`, and a graceful handler's. */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
-
-/** Resolves after `ms`, or at once when `signal` aborts; leaves no timer behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const finish = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, ms);
-    signal.addEventListener("abort", finish, { once: true });
-  });
-}
 
 /** Checks and fills in options shared by Worker and WorkerPool. */
 export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
@@ -315,6 +302,8 @@ export class Worker {
   readonly #logger: Logger;
   readonly #logsDebug: boolean;
   readonly #state: RunState = { running: false };
+  /** What the last poll said about the queue's next job, for the wait after it. */
+  #nextRunAt: Date | null = null;
   readonly #recorder: WorkerRecorder;
   readonly #pollFailures: PollFailureLog;
 
@@ -354,9 +343,19 @@ export class Worker {
   /** Runs the loop with a pool index; used by WorkerPool. */
   [runIndexed](signal: AbortSignal, index: number): Promise<void> {
     return runLock(this.#state, this.id, async () => {
-      while (!signal.aborted) {
-        const didWork = await this.#workOne(signal, index);
-        if (!didWork) await sleep(this.pollInterval, signal);
+      // Idle, the worker waits for a notification of new jobs, its queue's next runAt, or
+      // pollInterval, whichever comes first (wakeup.ts).
+      const wakeup = this.#client[clientWakeup];
+      const detach = wakeup.attach();
+      try {
+        while (!signal.aborted) {
+          wakeup.polling(this.queue);
+          this.#nextRunAt = null;
+          const didWork = await this.#workOne(signal, index);
+          if (!didWork) await wakeup.wait(this.queue, this.pollInterval, this.#nextRunAt, signal);
+        }
+      } finally {
+        await detach();
       }
       safeLog(this.#logger, "info", "Worker finished");
     });
@@ -397,10 +396,10 @@ export class Worker {
     }
   }
 
-  #lockNext(): Promise<Job | null> {
-    return this.pollStrategy === "OrderByPriority"
-      ? this.#client.lockJob(this.queue)
-      : this.#client.lockNextScheduledJob(this.queue);
+  async #lockNext(): Promise<Job | null> {
+    const poll = await this.#client[pollJob](this.queue, this.pollStrategy !== "OrderByPriority");
+    this.#nextRunAt = poll.nextRunAt;
+    return poll.job;
   }
 
   /** Logs a line about `job`, with gue's `job-id` and `job-type` keys. */

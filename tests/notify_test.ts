@@ -2,13 +2,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { noopLogger } from "../src/logger.ts";
-import {
-  noticePayload,
-  noticesFor,
-  NotifyCoalescer,
-  notifySelect,
-  parseNoticePayload,
-} from "../src/notify.ts";
+import { noticePayload, noticesFor, NotifyCoalescer, parseNoticePayload } from "../src/notify.ts";
+import { jobNotify } from "../src/sql.ts";
 import { createTestDatabase, type TestDatabase } from "./_db.ts";
 import { countNotifications } from "./_notifications.ts";
 import type { Queryable } from "../src/adapter.ts";
@@ -75,10 +70,10 @@ describe("NOTIFY delivery", () => {
     const counter = await countNotifications(db.url);
     try {
       await sql.begin(async (tx) => {
-        await tx.unsafe(notifySelect(1, 1), ["1|0|rolled-back"]);
+        await tx.unsafe(jobNotify(1), ["1|0|rolled-back"]);
         throw new Error("roll back");
       }).catch(() => {});
-      await sql.begin((tx) => tx.unsafe(notifySelect(1, 2), ["1|0|a", "1|0|b"]));
+      await sql.begin((tx) => tx.unsafe(jobNotify(2), ["1|0|a", "1|0|b"]));
       assert.deepEqual(await counter.settle(), ["1|0|a", "1|0|b"]);
     } finally {
       await counter.close();
@@ -89,7 +84,7 @@ describe("NOTIFY delivery", () => {
     const counter = await countNotifications(db.url);
     try {
       await sql.begin(async (tx) => {
-        for (let i = 0; i < 50; i++) await tx.unsafe(notifySelect(1, 1), ["1|0|same"]);
+        for (let i = 0; i < 50; i++) await tx.unsafe(jobNotify(1), ["1|0|same"]);
       });
       assert.deepEqual(await counter.settle(), ["1|0|same"]);
     } finally {
@@ -105,7 +100,7 @@ describe("NOTIFY delivery", () => {
         return { rows: [...rows] as never[], rowCount: rows.count };
       },
     };
-    const coalescer = new NotifyCoalescer(pool, (n) => notifySelect(1, n), noopLogger);
+    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), noopLogger);
     let inline = 0;
     try {
       await Promise.all(Array.from({ length: 200 }, async (_, i) => {
@@ -114,7 +109,7 @@ describe("NOTIFY delivery", () => {
         try {
           // Stands in for the INSERT that carries the notices of the claim that got them.
           await pool.query("SELECT pg_sleep(0.001)");
-          if (notices.length > 0) await pool.query(notifySelect(1, 1), [noticePayload(notices[0])]);
+          if (notices.length > 0) await pool.query(jobNotify(1), [noticePayload(notices[0])]);
         } finally {
           coalescer.release(notices.length > 0);
         }
@@ -145,7 +140,7 @@ describe("NOTIFY delivery", () => {
       },
     };
     const logger = { ...noopLogger, error: (msg: string) => errors.push(msg) };
-    const coalescer = new NotifyCoalescer(pool, (n) => notifySelect(1, n), logger);
+    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), logger);
     try {
       const first = coalescer.claim([{ queue: "a", count: 1, runAt: 0 }]);
       assert.equal(first.length, 1);

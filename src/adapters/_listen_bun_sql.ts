@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ListenConnection } from "../listener.ts";
+import type { ListenConnection } from "../adapter.ts";
 
 /** What of a Bun.SQL pool LISTEN uses. */
 export interface BunSqlListenPool {

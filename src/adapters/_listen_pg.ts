@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ListenConnection } from "../listener.ts";
+import type { ListenConnection } from "../adapter.ts";
 
 /** A node-postgres client as LISTEN uses it. */
 export interface PgListenClient {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ListenConnection } from "../listener.ts";
+import type { ListenConnection } from "../adapter.ts";
 
 /** What of a PGlite database LISTEN uses. */
 export interface PgliteListenDb {

@@ -8,7 +8,7 @@
  * @module
  */
 import postgres, { type Sql } from "postgres";
-import type { ListenConnection } from "../listener.ts";
+import type { ListenConnection } from "../adapter.ts";
 
 /**
  * Opens a one-connection postgres.js pool with the options of `sql` and runs LISTEN on it.
