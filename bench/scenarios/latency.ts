@@ -25,7 +25,6 @@ import { NOOP_TYPE } from "../backlog.ts";
 import { connect, createBenchDatabase, warmPool } from "../db.ts";
 import { sleep } from "../meter.ts";
 import { postgresjs } from "../../src/adapters/postgresjs.ts";
-import type { ClientOptions } from "../../src/client.ts";
 import { progress } from "../progress.ts";
 import type { LatencyCell } from "../results.ts";
 import { percentile, summarize } from "../stats.ts";
@@ -43,8 +42,7 @@ const SCHEDULE_SPAN_MS = 4_000;
 
 /** A client on `sql` with listening on or off, migrated. */
 export async function clientWithWakeup(sql: Sql, listen: boolean): Promise<Client> {
-  const options: ClientOptions & { listen?: boolean } = { listen };
-  const client = new Client(postgresjs(sql), options);
+  const client = new Client(postgresjs(sql), { listen });
   await client.migrate();
   return client;
 }

@@ -47,11 +47,7 @@ const IDLE_WINDOW_MS = 5_000;
 
 /** The options that turn wake-up on or off. */
 function wakeupOptions(on: boolean): ClientOptions {
-  const options: ClientOptions & { listen?: boolean; notify?: boolean } = {
-    listen: on,
-    notify: on,
-  };
-  return options;
+  return { listen: on, notify: on };
 }
 
 /** Wraps a pool so every statement sent through it (BEGIN, COMMIT and ROLLBACK too) is counted. */
@@ -62,16 +58,15 @@ function countingPool(pool: ConnPool): { pool: ConnPool; statements: () => numbe
     commit: () => (n++, tx.commit()),
     rollback: () => (n++, tx.rollback()),
   });
-  const p = pool as ConnPool & { listen?: (...args: unknown[]) => unknown };
-  const counted = {
+  const counted: ConnPool = {
     name: pool.name,
     capabilities: pool.capabilities,
     query: (text: string, params?: unknown[]) => (n++, pool.query(text, params)),
     begin: async () => (n++, countTx(await pool.begin())),
     close: () => pool.close(),
     // LISTEN runs on a connection of its own: not an idle worker's statements.
-    ...(p.listen ? { listen: p.listen.bind(pool) } : {}),
-  } as ConnPool;
+    ...(pool.listen ? { listen: pool.listen.bind(pool) } : {}),
+  };
   return { pool: counted, statements: () => n };
 }
 
