@@ -91,6 +91,7 @@ function countsOf(output: string): string {
   if (/^\s*\d+ pass$/m.test(text)) {
     return `${bun("pass")} passed, ${bun("fail")} failed, ${bun("skip")} skipped`;
   }
+  if (/Type checking failed/.test(text)) return "type check failed, no test ran";
   return "no summary found";
 }
 
