@@ -8,7 +8,14 @@
  * @module
  */
 import { migrations } from "../src/migrations.ts";
-import { jobDelete, jobInsert, jobLockNext, jobLockNextScheduled } from "../src/sql.ts";
+import { jobInsertBatchParams } from "../src/job_batch.ts";
+import {
+  jobDelete,
+  jobInsert,
+  jobInsertBatch,
+  jobLockNext,
+  jobLockNextScheduled,
+} from "../src/sql.ts";
 
 /** The two poll strategies of the library, by their option value. */
 export type PollStrategy = "OrderByPriority" | "OrderByRunAtPriority";
@@ -32,6 +39,12 @@ export const DELETE_SQL = jobDelete;
 
 /** The library's (and gue's) enqueue statement for `n` jobs, eight parameters a job. */
 export const insertSql: (n: number) => string = jobInsert;
+
+/** The library's batch INSERT: the jobs as one JSON parameter, their created_at as another. */
+export const INSERT_BATCH_SQL: string = jobInsertBatch;
+
+/** The parameters of {@linkcode INSERT_BATCH_SQL}, as the library makes them. */
+export const insertBatchParams = jobInsertBatchParams;
 
 /** gue v5's priority lock exactly as shipped (spec §2.2): `ORDER BY priority ASC`, nothing else. */
 export const GUE_SHIPPED_LOCK_SQL =

@@ -17,7 +17,7 @@
  */
 import type { Sql } from "./db.ts";
 import { BENCH_QUEUE, NOOP_TYPE } from "./backlog.ts";
-import { DELETE_SQL, insertSql } from "./cycle_sql.ts";
+import { DELETE_SQL, INSERT_BATCH_SQL, insertBatchParams, insertSql } from "./cycle_sql.ts";
 import { type Loops, startLoops } from "./loops.ts";
 import { sleep } from "./meter.ts";
 
@@ -104,29 +104,42 @@ const ARGS = new Uint8Array([0x7b, 0x7d]); // "{}", what the library stores for 
 
 /**
  * Starts `producers` loops that each insert `batchSize` jobs per statement with the library's
- * INSERT, until stopped. Ids come from a counter: unique, and as cheap as an id can be.
+ * INSERT texts (gue's eight-parameter INSERT for one job, the JSON-bound batch INSERT for more),
+ * until stopped. Ids come from a counter: unique, and as cheap as an id can be.
  *
  * @param sql A pool with at least `producers` connections.
  * @param producers How many concurrent loops.
  * @param batchSize Jobs per INSERT.
  */
 export function startInsertLoops(sql: Sql, producers: number, batchSize: number): Loops {
-  const text = insertSql(batchSize);
   const prefix = Math.floor(Math.random() * 0xfffffffff).toString(16).toUpperCase().padStart(
     9,
     "0",
   );
   let next = 0;
+  const nextId = () => "1" + prefix + (next++).toString(16).toUpperCase().padStart(16, "0");
   return startLoops(producers, async (stopped, meter) => {
     while (!stopped()) {
       const now = new Date();
-      const params: unknown[] = [];
-      for (let i = 0; i < batchSize; i++) {
-        const id = "1" + prefix + (next++).toString(16).toUpperCase().padStart(16, "0");
-        params.push(id, BENCH_QUEUE, 0, now, NOOP_TYPE, ARGS, now, now);
+      if (batchSize === 1) {
+        await sql.unsafe(insertSql(1), [nextId(), BENCH_QUEUE, 0, now, NOOP_TYPE, ARGS, now, now], {
+          prepare: true,
+        });
+      } else {
+        const jobs = Array.from({ length: batchSize }, () => ({
+          id: nextId(),
+          queue: BENCH_QUEUE,
+          priority: 0,
+          runAt: now,
+          type: NOOP_TYPE,
+          args: ARGS,
+          errorCount: 0,
+          lastError: null,
+          createdAt: now,
+        }));
+        // deno-lint-ignore no-explicit-any
+        await sql.unsafe(INSERT_BATCH_SQL, insertBatchParams(jobs) as any[], { prepare: true });
       }
-      // deno-lint-ignore no-explicit-any
-      await sql.unsafe(text, params as any[], { prepare: true });
       meter.mark(batchSize);
     }
   });

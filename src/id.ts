@@ -8,29 +8,40 @@
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const MAX_TIME = 2 ** 48 - 1;
-const RANDOM_LIMIT = 1n << 80n;
+/** The 80 random bits are kept as two 40-bit halves: exact in a double, no BigInt. */
+const HALF = 2 ** 40;
 
-function encode(time: number, random: bigint): string {
+/** `chars` base32 characters of `n` (an integer below 32^chars), most significant first. */
+function base32(n: number, chars: number): string {
   let out = "";
-  let t = time;
-  for (let i = 0; i < 10; i++) {
-    out = ALPHABET[t % 32] + out;
-    t = Math.floor(t / 32);
+  for (let i = 0; i < chars; i++) {
+    out = ALPHABET[n % 32] + out;
+    n = Math.floor(n / 32);
   }
-  let r = random;
-  let tail = "";
-  for (let i = 0; i < 16; i++) {
-    tail = ALPHABET[Number(r & 31n)] + tail;
-    r >>= 5n;
-  }
-  return out + tail;
+  return out;
 }
 
-function randomBigInt(bytes: number): bigint {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes));
-  let n = 0n;
-  for (const b of buf) n = (n << 8n) | BigInt(b);
-  return n;
+/**
+ * Random 32-bit words, fetched from the system's generator a few hundred at a time: one
+ * `getRandomValues` call per id is most of the cost of making ids for a large batch.
+ */
+class RandomWords {
+  readonly #words = new Uint32Array(256);
+  #next = this.#words.length;
+
+  /** A random integer in [0, 2^32). */
+  word(): number {
+    if (this.#next === this.#words.length) {
+      crypto.getRandomValues(this.#words);
+      this.#next = 0;
+    }
+    return this.#words[this.#next++];
+  }
+
+  /** A random integer in [0, 2^40). */
+  half(): number {
+    return (this.word() & 0xff) * 2 ** 32 + this.word();
+  }
 }
 
 /**
@@ -40,7 +51,10 @@ function randomBigInt(bytes: number): bigint {
  */
 export class MonotonicUlid {
   #lastTime = -1;
-  #lastRandom = 0n;
+  #hi = 0;
+  #lo = 0;
+  #time = "";
+  readonly #random = new RandomWords();
 
   /**
    * Returns the next id.
@@ -50,20 +64,26 @@ export class MonotonicUlid {
    */
   next(now: number = Date.now()): string {
     if (now > this.#lastTime) {
-      this.#lastTime = now;
-      this.#lastRandom = randomBigInt(10);
+      this.#newTime(now);
     } else {
       // Same millisecond, or the clock went back: stay on the last time and step the random part.
-      const step = randomBigInt(4) || 1n;
-      this.#lastRandom += step;
-      if (this.#lastRandom >= RANDOM_LIMIT) {
+      this.#lo += this.#random.word() || 1;
+      if (this.#lo >= HALF) {
+        this.#lo -= HALF;
+        this.#hi += 1;
         // 2^80 / 2^32 ids in one millisecond: move to the next millisecond rather than fail.
-        this.#lastTime += 1;
-        this.#lastRandom = randomBigInt(10);
+        if (this.#hi >= HALF) this.#newTime(this.#lastTime + 1);
       }
     }
-    if (this.#lastTime > MAX_TIME) throw new RangeError("could not generate new Job ULID ID");
-    return encode(this.#lastTime, this.#lastRandom);
+    return this.#time + base32(this.#hi, 8) + base32(this.#lo, 8);
+  }
+
+  #newTime(time: number): void {
+    if (time > MAX_TIME) throw new RangeError("could not generate new Job ULID ID");
+    this.#lastTime = time;
+    this.#time = base32(time, 10);
+    this.#hi = this.#random.half();
+    this.#lo = this.#random.half();
   }
 }
 

@@ -51,13 +51,20 @@ const wellFormed = typeof (String.prototype as Partial<WellFormed>).toWellFormed
  */
 export function jobInsertBatchParams(jobs: readonly JobData[]): [string, Date] {
   const rows = new Array<unknown>(jobs.length);
+  // Most jobs of a batch share one runAt (the enqueue's clock): format it once.
+  let lastRunAt: Date | undefined;
+  let lastIso = "";
   for (let n = 0; n < jobs.length; n++) {
     const j = jobs[n];
+    if (j.runAt !== lastRunAt) {
+      lastRunAt = j.runAt;
+      lastIso = j.runAt.toISOString();
+    }
     rows[n] = {
       i: j.id,
       q: wellFormed(j.queue),
       p: j.priority,
-      r: j.runAt.toISOString(),
+      r: lastIso,
       t: wellFormed(j.type),
       a: base64(j.args),
     };
