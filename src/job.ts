@@ -9,7 +9,13 @@ import type { Backoff } from "./backoff.ts";
 import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
 import { type Logger, safeLog } from "./logger.ts";
 import { canCommitWith, commitWith } from "./pipelining.ts";
-import { jobDelete, type JobRow, jobUpdateError } from "./sql.ts";
+import {
+  handlerRollbackToSavepoint,
+  handlerSavepoint,
+  jobDelete,
+  type JobRow,
+  jobUpdateError,
+} from "./sql.ts";
 
 /** Priorities: lower runs first. Any integer from −32768 to 32767 is allowed (Postgres `smallint`). */
 export const JobPriority = {
@@ -52,6 +58,18 @@ export interface JobData {
 
 /** Used by the worker to roll back an interrupted job untouched; not part of the public API. */
 export const rollbackJob: unique symbol = Symbol("gue.rollbackJob");
+
+/**
+ * Used by the worker around a handler; not part of the public API. `[guardWrites]()` makes the
+ * handler's first `job.tx()` set a savepoint; `[undoWrites]()` rolls back to it (so a failed
+ * handler's writes are gone and the failure can be recorded in the same, still locked,
+ * transaction); `[keepWrites]()` ends the guard and keeps them.
+ */
+export const guardWrites: unique symbol = Symbol("gue.guardWrites");
+/** See {@linkcode guardWrites}. */
+export const undoWrites: unique symbol = Symbol("gue.undoWrites");
+/** See {@linkcode guardWrites}. */
+export const keepWrites: unique symbol = Symbol("gue.keepWrites");
 
 const decoder = new TextDecoder();
 
@@ -96,6 +114,10 @@ export class Job implements JobData {
   /** The statement sent with the COMMIT, where the adapter pipelines (pipelining.ts). */
   #last: [string, unknown[]] | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** While a handler runs: its first `tx()` sets the savepoint (a handler without SQL pays nothing). */
+  #guarding = false;
+  /** The savepoint's statement, sent (not awaited) by the first `tx()` of a guarded handler. */
+  #savepoint: Promise<unknown> | undefined;
   readonly #backoff: Backoff;
   readonly #logger: Logger;
 
@@ -178,7 +200,48 @@ export class Job implements JobData {
    * ```
    */
   tx(): Tx {
-    return this.#open("job.tx()");
+    const tx = this.#open("job.tx()");
+    if (this.#guarding && this.#savepoint === undefined) {
+      // Sent before the handler gets the transaction, so the connection runs it before any of
+      // the handler's statements; awaited only if the handler fails.
+      this.#savepoint = tx.query(handlerSavepoint).then(() => undefined, (err) => err);
+    }
+    return tx;
+  }
+
+  /** Starts guarding a handler's writes (see {@linkcode guardWrites}). */
+  [guardWrites](): void {
+    this.#guarding = true;
+    this.#savepoint = undefined;
+  }
+
+  /** Ends the guard and keeps the handler's writes. */
+  [keepWrites](): void {
+    this.#guarding = false;
+  }
+
+  /**
+   * Ends the guard and undoes the handler's writes, if it made any through `job.tx()`: the
+   * transaction (and the row lock) stays, usable again even if a statement of the handler failed.
+   *
+   * @throws {DatabaseError} When the transaction is gone (its connection died): the failure can
+   *   then only be recorded apart.
+   */
+  [undoWrites](): Promise<void> {
+    this.#guarding = false;
+    const savepoint = this.#savepoint;
+    this.#savepoint = undefined;
+    if (savepoint === undefined) return Promise.resolve();
+    return this.#serial(async () => {
+      const tx = this.#open("job rollback to savepoint");
+      const failed = await savepoint;
+      if (failed !== undefined) throw new DatabaseError("job savepoint", failed);
+      try {
+        await tx.query(handlerRollbackToSavepoint);
+      } catch (err) {
+        throw new DatabaseError("job rollback to savepoint", err);
+      }
+    });
   }
 
   /**

@@ -88,18 +88,6 @@ export const jobUpdateError =
   "UPDATE gue_jobs SET error_count = $1, run_at = $2, last_error = $3, updated_at = $4 WHERE job_id = $5";
 
 /**
- * Counts the jobs of every queue, for `client.countJobs()` and the `gue_jobs_waiting` gauge: due
- * now (`ready`, including jobs being worked, whose rows are locked) and due later (`scheduled`).
- * `$1` the client's clock. One pass over the table, however many queues; it takes no locks.
- */
-export const jobCountByQueue = `SELECT queue,
-  count(*) FILTER (WHERE run_at <= $1) AS ready,
-  count(*) FILTER (WHERE run_at > $1) AS scheduled
-FROM gue_jobs
-GROUP BY queue
-ORDER BY queue`;
-
-/**
  * Serialises `migrate()` across processes; held until its transaction ends. A try, polled by the
  * caller, not a blocking wait: a session blocked inside a statement holds a snapshot, and a
  * `CREATE INDEX CONCURRENTLY` running meanwhile waits for every older snapshot to go.
@@ -233,17 +221,28 @@ WHERE relid = 'gue_jobs'::regclass`;
 // ---- Inspection and dead letters (ours, not gue's) ----
 
 /**
- * The transaction ids in progress, as an `xid[]` named `running`: a row whose `xmax` is one of
- * them is locked (or being deleted or updated) by an open transaction — a worker's. This reads
- * the snapshot, not the rows' locks, so it takes no lock and never hides a row from workers
- * (unlike `FOR KEY SHARE SKIP LOCKED`, which locks every row it reads and writes their headers),
- * and needs no extension (unlike `pgrowlocks`, which also reads the whole table).
+ * What a row lock looks like from outside, as `x`: a row a worker locks (or deletes or updates)
+ * has the worker's transaction id in its `xmax`, and that transaction is in progress for our
+ * snapshot when its id is among the snapshot's in-progress ids (`x.running`) or not below the
+ * snapshot's horizon (`x.horizon`, the next id after the latest completed one, modulo 2^32).
+ * Reading this takes no lock and never hides a row from workers (unlike
+ * `FOR KEY SHARE SKIP LOCKED`, which locks every row it reads and writes their headers), and
+ * needs no extension (unlike `pgrowlocks`, which also reads the whole table).
  */
-const RUNNING_XIDS =
-  "SELECT coalesce(array_agg(xid(t)), '{}'::xid[]) AS running FROM pg_snapshot_xip(pg_current_snapshot()) t";
+const LOCK_VIEW = "SELECT coalesce((SELECT array_agg(xid(t)) FROM pg_snapshot_xip(s) t), " +
+  "'{}'::xid[]) AS running, pg_snapshot_xmax(s)::text::bigint % 4294967296 AS horizon " +
+  "FROM pg_current_snapshot() s";
 
-/** A live job's state; `x.running` from {@linkcode RUNNING_XIDS}, `$1` the client's clock. */
-const LIVE_STATE = "CASE WHEN j.xmax = ANY(x.running) THEN 'running' " +
+/**
+ * Whether row `j` is locked by an open transaction, with `x` from {@linkcode LOCK_VIEW}. Ids
+ * compare modulo 2^32 as the server compares them: at or after the horizon (a signed 32-bit
+ * difference >= 0) means not completed when the snapshot was taken.
+ */
+const LOCKED = "(j.xmax <> '0'::xid AND (j.xmax = ANY(x.running) OR " +
+  "(j.xmax::text::bigint - x.horizon + 6442450944) % 4294967296 >= 2147483648))";
+
+/** A live job's state; `x` from {@linkcode LOCK_VIEW}, `$1` the client's clock. */
+const LIVE_STATE = `CASE WHEN ${LOCKED} THEN 'running' ` +
   "WHEN j.run_at <= $1 THEN 'ready' ELSE 'scheduled' END";
 
 /** Columns of a listed job; run_at in whole microseconds too, for exact keyset cursors. */
@@ -257,13 +256,13 @@ const INFO_COLUMNS = "j.job_id, j.queue, j.priority, j.run_at, j.job_type, j.arg
  * transaction), `failing` (error_count > 0, not running) and `failed` (in gue_failed_jobs).
  * One pass over each table; no locks.
  */
-export const jobCountByQueueAndState = `WITH x AS (${RUNNING_XIDS}),
+export const jobCountByQueueAndState = `WITH x AS (${LOCK_VIEW}),
 live AS (
   SELECT j.queue,
     count(*) FILTER (WHERE j.run_at <= $1) AS ready,
     count(*) FILTER (WHERE j.run_at > $1) AS scheduled,
-    count(*) FILTER (WHERE j.xmax = ANY(x.running)) AS running,
-    count(*) FILTER (WHERE j.error_count > 0 AND j.xmax <> ALL(x.running)) AS failing
+    count(*) FILTER (WHERE ${LOCKED}) AS running,
+    count(*) FILTER (WHERE j.error_count > 0 AND NOT ${LOCKED}) AS failing
   FROM gue_jobs j, x
   GROUP BY j.queue),
 dead AS (SELECT queue, count(*) AS failed FROM gue_failed_jobs GROUP BY queue)
@@ -320,13 +319,13 @@ WHERE $1::timestamptz IS NOT NULL${where.map((w) => ` AND ${w}`).join("")}
 ORDER BY j.job_id
 LIMIT $2`;
   } else {
-    if (shape.state === "ready") where.push("j.run_at <= $1 AND j.xmax <> ALL(x.running)");
+    if (shape.state === "ready") where.push(`j.run_at <= $1 AND NOT ${LOCKED}`);
     else if (shape.state === "scheduled") where.push("j.run_at > $1");
-    else if (shape.state === "running") where.push("j.xmax = ANY(x.running)");
+    else if (shape.state === "running") where.push(LOCKED);
     else if (shape.state === "failing") {
-      where.push("j.error_count > 0 AND j.xmax <> ALL(x.running)");
+      where.push(`j.error_count > 0 AND NOT ${LOCKED}`);
     }
-    text = `WITH x AS (${RUNNING_XIDS})
+    text = `WITH x AS (${LOCK_VIEW})
 SELECT ${INFO_COLUMNS}, ${LIVE_STATE} AS state, NULL::timestamptz AS failed_at, NULL AS fail_reason
 FROM gue_jobs j, x
 ${where.length ? `WHERE ${where.join(" AND ")}\n` : ""}ORDER BY ${
@@ -339,7 +338,7 @@ LIMIT $2`;
 }
 
 /** One job by id, live or failed. `$1` the client's clock, `$2` the id. */
-export const jobGet = `WITH x AS (${RUNNING_XIDS})
+export const jobGet = `WITH x AS (${LOCK_VIEW})
 SELECT ${INFO_COLUMNS}, ${LIVE_STATE} AS state, NULL::timestamptz AS failed_at, NULL AS fail_reason
 FROM gue_jobs j, x WHERE j.job_id = $2
 UNION ALL
@@ -352,8 +351,8 @@ FROM gue_failed_jobs j WHERE j.job_id = $2`;
  */
 export const jobQueueBusy = `SELECT EXISTS (SELECT FROM gue_jobs WHERE queue = $1 AND run_at <= $2)
   OR EXISTS (
-    SELECT FROM gue_jobs j, (${RUNNING_XIDS}) x
-    WHERE j.queue = $1 AND j.run_at > $2 AND j.xmax = ANY(x.running)
+    SELECT FROM gue_jobs j, (${LOCK_VIEW}) x
+    WHERE j.queue = $1 AND j.run_at > $2 AND ${LOCKED}
   ) AS busy`;
 
 /**
@@ -398,3 +397,12 @@ export interface JobInfoRow extends JobRow {
   failed_at: Date | null;
   fail_reason: string | null;
 }
+
+/**
+ * Set before a handler's first use of `job.tx()`, so that a failing handler's writes can be
+ * undone without losing the row lock (the failure is then recorded in the same transaction).
+ */
+export const handlerSavepoint = "SAVEPOINT gue_handler";
+
+/** Undoes a failed handler's writes (and clears an aborted transaction) back to the savepoint. */
+export const handlerRollbackToSavepoint = "ROLLBACK TO SAVEPOINT gue_handler";

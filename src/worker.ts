@@ -9,7 +9,7 @@
 import { type Client, clientWakeup, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import { randomStringId } from "./id.ts";
-import { type Job, rollbackJob } from "./job.ts";
+import { guardWrites, type Job, keepWrites, rollbackJob, undoWrites } from "./job.ts";
 import {
   errorLogger,
   type LogFields,
@@ -217,6 +217,59 @@ export function checkWorkMap(workMap: WorkMap, owner: string): WorkMap {
     }
   }
   return workMap;
+}
+
+/**
+ * How long a handler may go on after its signal aborted (its jobTTL passed, or the worker is
+ * stopping) before the worker stops waiting for it: past the TTL plus this grace the job's
+ * writes are rolled back and its failure recorded; on shutdown the job is rolled back untouched.
+ * This also bounds how long `run()` takes to stop after its signal aborts (handlers that honour
+ * their signal stop at once), unless `gracefulShutdown` is on without a `jobTTL`.
+ */
+export const HANDLER_GRACE_MS = 2000;
+
+const ABANDONED: unique symbol = Symbol("abandoned");
+const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/**
+ * Runs a handler until it settles, or until {@linkcode HANDLER_GRACE_MS} after its signal aborts.
+ *
+ * @returns `undefined` when it returned, `{ failure }` when it threw, `ABANDONED` when it did
+ *   not stop in time (it goes on in the background; its result is ignored).
+ */
+function runBounded(
+  handler: WorkFunc,
+  job: Job,
+  ctx: WorkContext,
+): Promise<undefined | { failure: unknown } | typeof ABANDONED> {
+  const work = (async () => await handler(job, ctx))().then(
+    () => undefined,
+    (failure) => ({ failure }),
+  );
+  const signal = ctx.signal;
+  if (signal === NEVER_ABORTED) return work;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let start: (() => void) | undefined;
+  const abandon = new Promise<typeof ABANDONED>((resolve) => {
+    start = () => (timer = setTimeout(() => resolve(ABANDONED), HANDLER_GRACE_MS));
+    if (signal.aborted) start();
+    else signal.addEventListener("abort", start, { once: true });
+  });
+  return Promise.race([work, abandon]).finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", start!);
+  });
+}
+
+/** Waits for `op` at most {@linkcode HANDLER_GRACE_MS}; its failure is the caller's to see. */
+function bounded<T>(op: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    op,
+    new Promise<typeof TIMED_OUT>((
+      r,
+    ) => (timer = setTimeout(() => r(TIMED_OUT), HANDLER_GRACE_MS))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Used by WorkerPool to run a worker with its index; not part of the public API. */
@@ -460,17 +513,39 @@ export class Worker {
 
     let failed = false;
     let failure: unknown;
+    let abandoned = false;
+    job[guardWrites]();
     try {
-      await handler(job, { ...ctx, signal: handlerSignal });
-    } catch (err) {
-      failed = true;
-      failure = err;
+      const ended = await runBounded(handler, job, { ...ctx, signal: handlerSignal });
+      if (ended === ABANDONED) abandoned = true;
+      else if (ended !== undefined) {
+        failed = true;
+        failure = ended.failure;
+      }
     } finally {
       clearTimeout(ttlTimer);
       unlink?.();
     }
 
-    if (failed && !gracefulShutdown && ctx.signal.aborted) {
+    const interrupted = !gracefulShutdown && ctx.signal.aborted;
+    if (abandoned && interrupted) {
+      // Stopping, and the handler ignores its signal: the worker stops all the same, and the job
+      // is left as it was for the next worker (its transaction rolled back, error not counted).
+      rec.interrupted();
+      this.#logJob(job, "error", "Job handler ignored the shutdown; job rolled back", {
+        error: `the handler did not return within ${HANDLER_GRACE_MS} ms of its signal's abort`,
+      });
+      await bounded(job[rollbackJob]()).catch(() => {}); // A dead connection rolled back already.
+      return;
+    }
+    if (abandoned) {
+      failed = true;
+      failure = new Error(
+        `job TTL of ${jobTTL} ms exceeded, and the handler did not return within ` +
+          `${HANDLER_GRACE_MS} ms of its signal's abort: its writes are rolled back`,
+      );
+    }
+    if (failed && !abandoned && interrupted) {
       // Interrupted by shutdown: leave the job as it was for the next worker, error not counted.
       rec.interrupted();
       this.#logJob(job, "info", "Job interrupted by shutdown, rolled back", { error: failure });
@@ -479,10 +554,27 @@ export class Worker {
     }
     if (failed) {
       rec.handlerFailed(failure);
+      this.#logJob(job, "error", "Job failed", {
+        error: failure,
+        "job-errors": job.errorCount + 1,
+      });
+      // Undo what the handler wrote through job.tx() (a savepoint), keeping the row lock, so
+      // only the failure is recorded, in the same transaction. When that transaction is gone,
+      // #end records the failure apart.
+      // A rejection means the transaction is gone, which #end handles.
+      const undone = await bounded(job[undoWrites]()).catch(() => undefined);
+      if (undone === TIMED_OUT) {
+        // The handler still holds the connection (stuck in a statement): give the transaction
+        // up and record the failure in a new one, once the server lets go of the row.
+        void job[rollbackJob]().catch(() => {});
+        await this.#recordApart(job, failure);
+        return;
+      }
       await runHooks(hooks.jobDone, job, failure, ctx);
       await this.#end(job, failure, END_ERRORED, rec, ctx, { "job-error": errorText(failure) });
       return;
     }
+    job[keepWrites]();
     await runHooks(hooks.jobDone, job, null, ctx);
     let deleted = true;
     try {
