@@ -57,6 +57,15 @@ export {
 } from "./src/errors.ts";
 export { randomStringId } from "./src/id.ts";
 export { Job, type JobData, JobPriority } from "./src/job.ts";
+export type {
+  FailReason,
+  JobInfo,
+  JobPage,
+  JobState,
+  JobStateFilter,
+  ListJobsOptions,
+  WaitUntilDrainedOptions,
+} from "./src/inspect.ts";
 export {
   errorLogger,
   jsonLogger,

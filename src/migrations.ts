@@ -15,4 +15,16 @@ export const migrations: readonly Migration[] = [
     sql: "-- gue:no-transaction\n-- Ours, not gue's. The priority-first lock (ORDER BY priority, run_at) walks this index and stops\n-- at the first free due row, instead of sorting every due row of the queue as gue's SQL must with\n-- only idx_gue_jobs_selector (about 8 jobs/s at a 200k backlog). Go gue ignores it. Built\n-- CONCURRENTLY, outside a transaction, so writers to a large live gue_jobs (Go gue's too) are not\n-- blocked while it builds; the runner rebuilds it if an interrupted build left it invalid.\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx_gue_jobs_priority\n  ON gue_jobs (queue, priority, run_at);\n",
     transaction: false,
   },
+  {
+    version: 3,
+    name: "003_job_lifecycle.sql",
+    sql: "-- Ours, not gue's: attempts, unique keys, the dead-letter table and cancellation requests.\n-- gue_jobs only gains nullable columns without defaults (a catalog change, no table rewrite), so\n-- Go gue's INSERT, lock SELECT, UPDATE and DELETE, which name their columns, work as before; a row\n-- Go gue inserts has neither, which means \"retry forever\" and \"no unique key\", gue's behaviour.\nALTER TABLE gue_jobs ADD COLUMN IF NOT EXISTS max_attempts INTEGER;\nALTER TABLE gue_jobs ADD COLUMN IF NOT EXISTS unique_key TEXT;\n\n-- Jobs that exhausted their attempts, were discarded, cancelled, or had invalid args: gue_jobs'\n-- row as it was at its last failure, with why and when it failed.\nCREATE TABLE IF NOT EXISTS gue_failed_jobs\n(\n  job_id       TEXT        NOT NULL PRIMARY KEY,\n  priority     SMALLINT    NOT NULL,\n  run_at       TIMESTAMPTZ NOT NULL,\n  job_type     TEXT        NOT NULL,\n  args         BYTEA       NOT NULL,\n  error_count  INTEGER     NOT NULL,\n  last_error   TEXT,\n  queue        TEXT        NOT NULL,\n  created_at   TIMESTAMPTZ NOT NULL,\n  updated_at   TIMESTAMPTZ NOT NULL,\n  max_attempts INTEGER,\n  unique_key   TEXT,\n  fail_reason  TEXT        NOT NULL,\n  failed_at    TIMESTAMPTZ NOT NULL\n);\n\nCREATE INDEX IF NOT EXISTS idx_gue_failed_jobs_queue ON gue_failed_jobs (queue, job_id);\n\nCREATE INDEX IF NOT EXISTS idx_gue_failed_jobs_failed_at ON gue_failed_jobs (failed_at);\n\n-- Cancellation requests for running jobs: a running job's row is locked by its worker, so the\n-- request cannot be written there. The worker finds its job's request here.\nCREATE TABLE IF NOT EXISTS gue_job_cancellations\n(\n  job_id       TEXT        NOT NULL PRIMARY KEY,\n  requested_at TIMESTAMPTZ NOT NULL\n);\n",
+    transaction: true,
+  },
+  {
+    version: 4,
+    name: "004_unique_key_index.sql",
+    sql: "-- gue:no-transaction\n-- Ours: at most one job per unique key in gue_jobs (a job's key is free again once it is done or\n-- dead-lettered). Partial, so rows without a key (all of Go gue's) cost nothing. Built\n-- CONCURRENTLY so a live gue_jobs keeps taking writes while it builds.\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_gue_jobs_unique_key\n  ON gue_jobs (unique_key) WHERE unique_key IS NOT NULL;\n",
+    transaction: false,
+  },
 ];

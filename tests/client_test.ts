@@ -457,7 +457,7 @@ describe("Client", () => {
     const applied = await Promise.all(clients.map((c) => c.migrate()));
     assert.deepEqual(applied.flat(), [], "the schema was already current");
     const rows = await t.sql`SELECT version FROM gue_migrations ORDER BY version`;
-    assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+    assert.deepEqual(rows.map((r) => r.version), [1, 2, 3, 4]);
   });
 });
 
@@ -473,13 +473,13 @@ describe("countJobs()", () => {
       { type: "X", queue: "a", runAt: new Date(Date.now() - 1000) },
     ]);
     assert.deepEqual(await t.client.countJobs(), [
-      { queue: "", ready: 1, scheduled: 0 },
-      { queue: "a", ready: 1, scheduled: 0 },
-      { queue: "b", ready: 1, scheduled: 2 },
+      { queue: "", ready: 1, scheduled: 0, running: 0, failing: 0, failed: 0 },
+      { queue: "a", ready: 1, scheduled: 0, running: 0, failing: 0, failed: 0 },
+      { queue: "b", ready: 1, scheduled: 2, running: 0, failing: 0, failed: 0 },
     ]);
   });
 
-  test("counts a job being worked (its row locked) as ready", async (tt) => {
+  test("counts a job being worked (its row locked) as ready and running", async (tt) => {
     if (!concurrent()) {
       console.log(`skipped: ${t.pool.name} runs one transaction at a time`);
       return tt.skip("no concurrent transactions");
@@ -487,7 +487,9 @@ describe("countJobs()", () => {
     await t.client.enqueue({ type: "X", queue: "busy" });
     const job = await t.client.lockJob("busy");
     try {
-      assert.deepEqual(await t.client.countJobs(), [{ queue: "busy", ready: 1, scheduled: 0 }]);
+      assert.deepEqual(await t.client.countJobs(), [
+        { queue: "busy", ready: 1, scheduled: 0, running: 1, failing: 0, failed: 0 },
+      ]);
     } finally {
       await job!.done();
     }

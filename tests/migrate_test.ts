@@ -24,6 +24,9 @@ import {
 } from "./_db.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+/** Every migration's version, and those after 001. */
+const ALL_VERSIONS = migrations.map((m) => m.version);
+const AFTER_001 = ALL_VERSIONS.slice(1);
 const t = useTestDatabase();
 
 /** pg_dump's schema, without what varies between runs and versions (comments, SETs, \restrict). */
@@ -54,10 +57,13 @@ describe("migrations", () => {
     );
   });
 
-  test("001 runs in a transaction; 002 builds its index CONCURRENTLY outside one", () => {
-    assert.deepEqual(migrations.map((m) => m.transaction), [true, false]);
+  test("001 and 003 run in a transaction; 002 and 004 build their index CONCURRENTLY outside one", () => {
+    assert.deepEqual(migrations.map((m) => m.transaction), [true, false, true, false]);
     assert.deepEqual(splitStatements(migrations[1].sql).map(concurrentIndexName), [
       "idx_gue_jobs_priority",
+    ]);
+    assert.deepEqual(splitStatements(migrations[3].sql).map(concurrentIndexName), [
+      "idx_gue_jobs_unique_key",
     ]);
     assert.equal(
       runsInTransaction("-- gue:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);"),
@@ -118,7 +124,7 @@ describe("migrations", () => {
     });
     try {
       const client = new Client(postgresjs(sql));
-      assert.deepEqual(await client.migrate(), [1, 2]);
+      assert.deepEqual(await client.migrate(), ALL_VERSIONS);
       await client.enqueue({ type: "T" });
       const [row] = await sql`SELECT count(*)::int AS n FROM jobs.gue_jobs`;
       assert.equal(row.n, 1);
@@ -179,7 +185,7 @@ describe("migrate()", () => {
     const sql = postgres(db.url, { max: 3, onnotice: (n) => notices.push(n) });
     try {
       const client = new Client(postgresjs(sql));
-      assert.deepEqual(await client.migrate(), [1, 2]);
+      assert.deepEqual(await client.migrate(), ALL_VERSIONS);
       notices.length = 0;
       assert.deepEqual(await client.migrate(), []);
       assert.deepEqual(await client.migrate(), []);
@@ -242,7 +248,7 @@ describe("migrate()", () => {
       const running = [write("insert"), write("update"), watch()];
       try {
         while (writes < 20) await sleep(10);
-        assert.deepEqual(await new Client(pool).migrate(), [2]);
+        assert.deepEqual(await new Client(pool).migrate(), AFTER_001);
         stop = true;
         await Promise.all(running);
         const during = samples.filter((s) => s.building > 0);
@@ -299,7 +305,7 @@ describe("migrate()", () => {
         assert.equal(left?.valid, false);
         assert.equal(left?.unique, true);
 
-        assert.deepEqual(await new Client(pool).migrate(), [2]);
+        assert.deepEqual(await new Client(pool).migrate(), AFTER_001);
         const rebuilt = await priorityIndex(sql);
         assert.deepEqual(rebuilt, {
           oid: rebuilt!.oid,
@@ -325,10 +331,10 @@ describe("migrate()", () => {
       try {
         await sql`CREATE INDEX idx_gue_jobs_priority ON gue_jobs (queue, priority, run_at)`;
         const built = await priorityIndex(sql);
-        assert.deepEqual(await new Client(pool).migrate(), [2]);
+        assert.deepEqual(await new Client(pool).migrate(), AFTER_001);
         assert.deepEqual(await priorityIndex(sql), built);
         const recorded = await sql`SELECT version FROM gue_migrations ORDER BY version`;
-        assert.deepEqual(recorded.map((r) => r.version), [1, 2]);
+        assert.deepEqual(recorded.map((r) => r.version), ALL_VERSIONS);
       } finally {
         await pool.close();
         await sql.end();
@@ -348,7 +354,7 @@ describe("migrate()", () => {
       const { db, sql } = await databaseWithBacklog(100_000);
       const pools: ConnPool[] = [];
       try {
-        for (const [target, expected] of [[fresh, [1, 2]], [db, [2]]] as const) {
+        for (const [target, expected] of [[fresh, ALL_VERSIONS], [db, AFTER_001]] as const) {
           const callers: ConnPool[] = [];
           for (let i = 0; i < 6; i++) callers.push(await openTestPool(target.url, 3));
           pools.push(...callers);
@@ -362,7 +368,7 @@ describe("migrate()", () => {
           const check = postgres(target.url, { max: 1, onnotice: () => {} });
           try {
             const recorded = await check`SELECT version FROM gue_migrations ORDER BY version`;
-            assert.deepEqual(recorded.map((r) => r.version), [1, 2]);
+            assert.deepEqual(recorded.map((r) => r.version), ALL_VERSIONS);
             assert.equal((await priorityIndex(check))?.valid, true);
           } finally {
             await check.end();
@@ -384,7 +390,7 @@ describe("migrate()", () => {
     try {
       assert.deepEqual(
         await within(30_000, "migrate() on a pool of one", new Client(pool).migrate()),
-        [1, 2],
+        ALL_VERSIONS,
       );
       const { rows } = await pool.query<{ valid: boolean }>(
         "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('idx_gue_jobs_priority')",
@@ -401,7 +407,7 @@ describe("migrate()", () => {
     try {
       const clients = [1, 2, 3].map(() => new Client(pglite.pool));
       const results = await Promise.all(clients.map((c) => c.migrate()));
-      assert.deepEqual(results.flat().sort(), [1, 2]);
+      assert.deepEqual(results.flat().sort(), ALL_VERSIONS);
       assert.deepEqual(await clients[0].migrate(), []);
       const { rows } = await pglite.pool.query<{ valid: boolean; def: string }>(
         `SELECT indisvalid AS valid, pg_get_indexdef(indexrelid) AS def
@@ -440,5 +446,54 @@ VALUES
     }, { queue: "go" });
     assert.equal(await worker.workOne(), true);
     assert.equal(name, "gopher");
+  });
+});
+
+describe("interoperability with Go gue: the columns and tables gue does not know", () => {
+  test("a row Go gue inserts has no max_attempts and no unique_key: retried forever, no key", async () => {
+    const now = new Date();
+    await t.sql.unsafe(
+      `INSERT INTO gue_jobs
+(job_id, queue, priority, run_at, job_type, args, created_at, updated_at)
+VALUES
+($1, $2, $3, $4, $5, $6, $7, $8)`,
+      ["01HZZZZZZZZZZZZZZZZZZZZZZY", "go", 0, now, "T", Buffer.from("{}"), now, now],
+    );
+    const [row] = await t.sql`SELECT max_attempts, unique_key FROM gue_jobs`;
+    assert.deepEqual({ ...row }, { max_attempts: null, unique_key: null });
+    const info = await t.client.getJob("01HZZZZZZZZZZZZZZZZZZZZZZY");
+    assert.equal(info?.maxAttempts, null);
+    assert.equal(info?.uniqueKey, null);
+    assert.equal(info?.state, "ready");
+  });
+
+  test("Go gue's lock SELECT, UPDATE and DELETE work on rows that use the new columns", async () => {
+    // A row written with every new column set, as this library writes it.
+    const now = new Date();
+    await t.sql`INSERT INTO gue_jobs
+      (job_id, queue, priority, run_at, job_type, args, created_at, updated_at, max_attempts,
+       unique_key)
+      VALUES ('01HZZZZZZZZZZZZZZZZZZZZZZX', 'go', 0, ${now}, 'T', '\\x7b7d', ${now}, ${now}, 3,
+       'k1')`;
+    await t.sql.begin(async (tx) => {
+      // gue v5's lock, error update and delete texts.
+      const locked = await tx.unsafe(
+        `SELECT job_id, queue, priority, run_at, job_type, args, error_count, last_error, created_at
+FROM gue_jobs
+WHERE queue = $1 AND run_at <= $2
+ORDER BY priority ASC
+LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        ["go", new Date()],
+      );
+      assert.equal(locked.length, 1);
+      await tx.unsafe(
+        "UPDATE gue_jobs SET error_count = $1, run_at = $2, last_error = $3, updated_at = $4 WHERE job_id = $5",
+        [1, new Date(), "boom", new Date(), "01HZZZZZZZZZZZZZZZZZZZZZZX"],
+      );
+    });
+    const [row] = await t.sql`SELECT error_count, max_attempts, unique_key FROM gue_jobs`;
+    assert.deepEqual({ ...row }, { error_count: 1, max_attempts: 3, unique_key: "k1" });
+    await t.sql.unsafe("DELETE FROM gue_jobs WHERE job_id = $1", ["01HZZZZZZZZZZZZZZZZZZZZZZX"]);
+    assert.equal(await t.client.getJob("01HZZZZZZZZZZZZZZZZZZZZZZX"), null);
   });
 });
