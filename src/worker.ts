@@ -48,7 +48,9 @@ export interface WorkContext {
  * Works one job. Return (or resolve) to delete it; throw (or reject) to record the failure and
  * retry it after the client's backoff — or throw `discardJob()` / `rescheduleJobAt()` /
  * `rescheduleJobIn()` for those outcomes. While it runs, `job.tx()` is the job's open
- * transaction: what the handler writes in it commits with the job's outcome.
+ * transaction: what the handler writes in it commits when the handler succeeds, and is rolled
+ * back (to a savepoint taken at the handler's first `job.tx()`) when it fails, so only the
+ * failure is recorded, with the row still locked.
  */
 export type WorkFunc = (job: Job, ctx: WorkContext) => void | Promise<void>;
 
@@ -115,12 +117,21 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Hook lists. */
   hooks?: WorkerHooks;
-  /** Aborts the handler's signal after this many ms (0: never). The handler must honour it. @default {0} */
+  /**
+   * Aborts the handler's signal after this many ms (0: never). A handler that has not returned
+   * 2 s after that is abandoned, whether or not it honours its signal: its writes through
+   * `job.tx()` are rolled back and the TTL is recorded as the job's failure, so the worker and
+   * the row are free again.
+   * @default {0}
+   */
   jobTTL?: number;
   /**
    * When true, aborting `run()` lets the running handler finish and commits its result, then
    * stops. When false, the handler's signal aborts with the run, and a handler that then throws
-   * leaves its job untouched (rolled back, error not counted) for the next worker.
+   * leaves its job untouched (rolled back, error not counted) for the next worker; one that
+   * ignores its signal is abandoned 2 s later, the same way, so `run()` resolves within that
+   * bound. With `gracefulShutdown` and no `jobTTL`, `run()` waits for the handler however long
+   * it takes.
    * @default {false}
    */
   gracefulShutdown?: boolean;
