@@ -34,7 +34,14 @@
  *
  * @module
  */
-export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "./src/adapter.ts";
+export type {
+  AdapterCapabilities,
+  ConnPool,
+  ListenConnection,
+  Queryable,
+  QueryResult,
+  Tx,
+} from "./src/adapter.ts";
 export {
   type Backoff,
   backoffNever,

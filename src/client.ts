@@ -138,10 +138,35 @@ export interface Poll {
   nextRunAt: Date | null;
 }
 
-/** Used by workers: the client's wake-up registry; not part of the public API. */
-export const clientWakeup: unique symbol = Symbol("gue.clientWakeup");
-/** Used by workers: a poll that also says when the queue's next job is due; not public. */
-export const pollJob: unique symbol = Symbol("gue.pollJob");
+/** What workers use of a client beyond its public API, by client. */
+const internals = new WeakMap<Client, {
+  wakeup: Wakeup;
+  poll(queue: string, byRunAt: boolean): Promise<Poll>;
+}>();
+
+/**
+ * Used by workers: the client's wake-up registry. Not part of the public API.
+ *
+ * @param client The client.
+ * @returns Where its idle workers wait.
+ */
+export function clientWakeup(client: Client): Wakeup {
+  return internals.get(client)!.wakeup;
+}
+
+/**
+ * Used by workers: locks the next due job like `lockJob` (or `lockNextScheduledJob` when
+ * `byRunAt`), and when there is none says when the queue's next job is due, in the same
+ * statement. Not part of the public API.
+ *
+ * @param client The client.
+ * @param queue The queue.
+ * @param byRunAt Earliest `runAt` first instead of priority first.
+ * @returns The job, or none and the next `runAt`.
+ */
+export function pollJob(client: Client, queue: string, byRunAt: boolean): Promise<Poll> {
+  return internals.get(client)!.poll(queue, byRunAt);
+}
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -169,8 +194,16 @@ function checkText(value: unknown, field: string): string {
     throw new TypeError(`${field} must be a string, got ${value === null ? "null" : typeof value}`);
   }
   if (value.includes("\0")) throw new TypeError(`${field} must not contain NUL characters`);
+  // A lone UTF-16 surrogate cannot be stored as UTF-8 text: it would silently become U+FFFD.
+  if (!value.isWellFormed()) {
+    throw new TypeError(`${field} must be well-formed Unicode, got a lone surrogate`);
+  }
   return value;
 }
+
+/** Years 1 to 9999: what every driver sends as ISO 8601 text and Postgres stores as it was. */
+const RUN_AT_MIN = Date.parse("0001-01-01T00:00:00.000Z");
+const RUN_AT_MAX = Date.parse("9999-12-31T23:59:59.999Z");
 
 /** Validates one job and makes its stored values; throws before any SQL runs. */
 function prepareJob(input: JobInput, field: string, id: string, now: Date): JobData {
@@ -190,6 +223,12 @@ function prepareJob(input: JobInput, field: string, id: string, now: Date): JobD
   if (input.runAt !== undefined) {
     if (!(input.runAt instanceof Date) || Number.isNaN(input.runAt.getTime())) {
       throw new TypeError(`${field}.runAt must be a valid Date, got ${String(input.runAt)}`);
+    }
+    const ms = input.runAt.getTime();
+    if (ms < RUN_AT_MIN || ms > RUN_AT_MAX) {
+      throw new RangeError(
+        `${field}.runAt must be between 0001-01-01 and 9999-12-31 (UTC), got ${input.runAt.toISOString()}`,
+      );
     }
     runAt = input.runAt;
   }
@@ -234,8 +273,6 @@ export class Client {
   readonly #metrics: ClientMetrics;
   readonly #logsDebug: boolean;
   readonly #notifier: NotifyCoalescer | undefined;
-  /** Where this client's idle workers wait, and what wakes them. */
-  readonly [clientWakeup]: Wakeup;
 
   /**
    * Makes a client on a connection pool; nothing runs until the first call.
@@ -270,13 +307,14 @@ export class Client {
     }
     const canListen = hasCapability(pool, "listen") && typeof pool.listen === "function";
     const listen = options.listen ?? true;
-    this[clientWakeup] = new Wakeup({
+    const wakeup = new Wakeup({
       listen: listen && canListen ? pool.listen!.bind(pool) : undefined,
       pollOnlyReason: listen
         ? `the ${pool.name} adapter cannot LISTEN`
         : "listening is off (listen: false)",
       logger: this.logger,
     });
+    internals.set(this, { wakeup, poll: (queue, byRunAt) => this.#poll(queue, byRunAt) });
     this.#notifier = options.notify === false
       ? undefined
       : new NotifyCoalescer(pool, jobNotify, this.logger);
@@ -511,8 +549,9 @@ export class Client {
   }
 
   /**
-   * Resolves once `queue` is drained: no job due now, and none running. Jobs scheduled for later
-   * do not count. Looks every `pollInterval` ms with one small query.
+   * Resolves once `queue` is drained: no job due now, and none running (a running job's row
+   * stays in the table until its worker commits). Jobs scheduled for later do not count. Looks
+   * every `pollInterval` ms with one small index-only query.
    *
    * @param queue The queue (`""` is the default queue).
    * @param options `signal` to stop waiting (the promise then rejects with its reason),
@@ -628,12 +667,8 @@ export class Client {
     }
   }
 
-  /**
-   * A worker's poll: locks the next due job like `lockJob` (or `lockNextScheduledJob` when
-   * `byRunAt`), and when there is none says when the queue's next job is due, in the same
-   * statement.
-   */
-  async [pollJob](queue: string, byRunAt: boolean): Promise<Poll> {
+  /** See {@linkcode pollJob}. */
+  async #poll(queue: string, byRunAt: boolean): Promise<Poll> {
     const poll: Poll = { job: null, nextRunAt: null };
     poll.job = await this.#lock(
       byRunAt ? "lockNextScheduledJob" : "lockJob",

@@ -409,7 +409,7 @@ export class Worker {
     return runLock(this.#state, this.id, async () => {
       // Idle, the worker waits for a notification of new jobs, its queue's next runAt, or
       // pollInterval, whichever comes first (wakeup.ts).
-      const wakeup = this.#client[clientWakeup];
+      const wakeup = clientWakeup(this.#client);
       const detach = wakeup.attach();
       try {
         while (!signal.aborted) {
@@ -461,7 +461,7 @@ export class Worker {
   }
 
   async #lockNext(): Promise<Job | null> {
-    const poll = await this.#client[pollJob](this.queue, this.pollStrategy !== "OrderByPriority");
+    const poll = await pollJob(this.#client, this.queue, this.pollStrategy !== "OrderByPriority");
     this.#nextRunAt = poll.nextRunAt;
     return poll.job;
   }
