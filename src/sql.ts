@@ -346,14 +346,12 @@ SELECT ${INFO_COLUMNS}, 'failed', j.failed_at, j.fail_reason
 FROM gue_failed_jobs j WHERE j.job_id = $2`;
 
 /**
- * Whether a queue still has work: a due job, or a running one (a job locked by id may run
- * before it is due). `$1` the queue, `$2` the client's clock.
+ * Whether a queue still has work: a due job, running or not (a running job's row stays visible,
+ * with its old `run_at`, until its worker commits). A job locked by id before it is due is the
+ * one running job this misses. Along idx_gue_jobs_selector. `$1` the queue, `$2` the clock.
  */
-export const jobQueueBusy = `SELECT EXISTS (SELECT FROM gue_jobs WHERE queue = $1 AND run_at <= $2)
-  OR EXISTS (
-    SELECT FROM gue_jobs j, (${LOCK_VIEW}) x
-    WHERE j.queue = $1 AND j.run_at > $2 AND ${LOCKED}
-  ) AS busy`;
+export const jobQueueBusy =
+  "SELECT EXISTS (SELECT FROM gue_jobs WHERE queue = $1 AND run_at <= $2) AS busy";
 
 /**
  * Moves a locked job to gue_failed_jobs, inside its transaction, recording its last failure:
