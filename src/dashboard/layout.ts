@@ -104,7 +104,8 @@ export function layout(ctx: PageContext, section: Section, title: string, body: 
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>${title} · gue</title>
-        <link rel="stylesheet" href="${ctx.base}/assets/dashboard.css">
+        <link rel="icon" href="data:,">
+    <link rel="stylesheet" href="${ctx.base}/assets/dashboard.css">
     ${ctx.mayWrite ? html`<meta name="csrf-token" content="${ctx.csrf}">` : ""}
         <script src="${ctx.base}/assets/dashboard.js" defer></script>
       </head>
