@@ -19,6 +19,7 @@ import {
   withFields,
 } from "./logger.ts";
 import { PollFailureLog } from "./poll_failure_log.ts";
+import { hintPreparedStatements } from "./prepared_statement_hint.ts";
 import { runLock, type RunState } from "./run_lock.ts";
 import { checkMeter, checkTracer, type MeterLike, type TracerLike } from "./telemetry/options.ts";
 import {
@@ -446,6 +447,7 @@ export class Worker {
       } catch (err) {
         rec.lockFailed(err);
         this.#pollFailures.failed(this.#logger, err);
+        hintPreparedStatements(this.#logger, err);
         await rec.within(this.#lockFailedHooks, this, err, ctx, undefined);
         return false;
       }
@@ -669,6 +671,7 @@ export class Worker {
     } catch (err) {
       rec.fail(report.span, err);
       this.#logJob(job, "error", report.log, { error: err, ...fields });
+      hintPreparedStatements(this.#logger, err);
       if (failure === COMMIT) {
         await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
       }
