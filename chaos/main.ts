@@ -26,7 +26,7 @@ const argv = process.argv.slice(2);
 const short = argv.includes("--short");
 const only = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 const size: RunSize = short
-  ? { short, feedMs: 6000, rate: 150, drainMs: 8000 }
+  ? { short, feedMs: 6000, rate: 150, drainMs: 15_000 }
   : { short, feedMs: 40_000, rate: 300, drainMs: 30_000 };
 
 const chosen = scenarios.filter((s) => only ? only.includes(s.name) : (!short || !s.fullOnly));

@@ -52,8 +52,9 @@ export interface Scenario {
 
 const plain = (): ChaosArgs => ({ ms: 10 });
 
+/** A random process whose pool runs (one still starting has no SIGTERM handler yet). */
 function pickLive(fleet: Fleet) {
-  const live = fleet.live();
+  const live = fleet.live().filter((p) => p.readyAt !== undefined);
   return live[Math.floor(Math.random() * live.length)];
 }
 
@@ -114,11 +115,11 @@ export const scenarios: Scenario[] = [
   },
   {
     name: "ttl-hang",
-    what: "1 job in 20 hangs once ignoring its signal; jobTTL 1000 ms must free the worker",
+    what: "1 job in 40 hangs once ignoring its signal; jobTTL 1000 ms must free the worker",
     processes: 3,
     poolSize: 4,
     jobTTL: 1000,
-    args: (n) => n % 20 === 7 ? { ms: 10, hangUntil: 1 } : { ms: 10 },
+    args: (n) => n % 40 === 7 ? { ms: 10, hangUntil: 1 } : { ms: 10 },
     faults: [0, 0],
   },
   {

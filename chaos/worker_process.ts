@@ -100,6 +100,11 @@ const sql = postgres(config.url, {
   max: config.poolSize + 2,
   prepare: config.prepare,
   connection: { application_name: config.applicationName },
+  // postgres.js waits 3^n / 100 s (up to 20 s) before reconnecting, n counting connection
+  // errors across the whole pool: after a restart every connection has failed at once, and
+  // workers would sit idle for seconds with the server up. A worker wants its connections back
+  // at once, and the server's own refusals pace the retries.
+  backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
   onnotice: () => {},
 });
 const client = new Client(postgresjs(sql), { logger, backoff: constantBackoff(200) });
