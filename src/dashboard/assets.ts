@@ -97,7 +97,8 @@ dl.fields dd { margin: 0; }
 .legend .enqueued::before, .legend .finished::before { content: ""; display: inline-block; width: 12px;
   height: 3px; margin-right: 6px; vertical-align: middle; }
 .legend .enqueued::before { background: var(--accent); } .legend .finished::before { background: var(--ok); }
-svg.chart { width: 100%; height: auto; max-height: 220px; display: block; }
+svg.chart { width: 100%; height: auto; display: block; }
+td.nowrap { white-space: nowrap; }
 svg.chart .grid { stroke: var(--line); }
 svg.chart .axis { fill: var(--muted); font-size: 11px; }
 svg.chart polyline { stroke-width: 2; }

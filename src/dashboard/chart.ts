@@ -26,7 +26,7 @@ export function niceCeiling(value: number): number {
 }
 
 function formatRate(value: number): string {
-  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 function formatAgo(ms: number): string {

@@ -9,7 +9,7 @@ import { Access } from "./access.ts";
 import { dashboardScript, dashboardStyle } from "./assets.ts";
 import { html } from "./html.ts";
 import { jobPage } from "./job_page.ts";
-import { jobsPage, STATE_FILTERS } from "./jobs_page.ts";
+import { ANY_QUEUE, jobsPage, STATE_FILTERS } from "./jobs_page.ts";
 import { layout, NOTICES, type PageContext } from "./layout.ts";
 import { queuesFragment, queuesPage } from "./queues_page.ts";
 import { assetResponse, htmlResponse, jsonResponse, redirect, textResponse } from "./responses.ts";
@@ -44,7 +44,6 @@ export interface DashboardOptions {
 /** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take. */
 export type DashboardHandler = (req: Request) => Promise<Response>;
 
-const ANY = "*";
 const JOB_PATH = /^\/jobs\/([^/]+)$/;
 const JOB_ACTION = /^\/jobs\/([^/]+)\/(retry|delete|cancel)$/;
 const MAX_FORM_BYTES = 64 * 1024;
@@ -160,7 +159,7 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
     const p = url.searchParams;
     const filter: JobFilter = {};
     const queue = p.get("queue");
-    if (queue !== null && queue !== ANY) filter.queue = queue;
+    if (queue !== null && queue !== ANY_QUEUE) filter.queue = queue;
     const state = p.get("state") || undefined;
     if (failedOnly) filter.state = "failed";
     else if (state !== undefined) {

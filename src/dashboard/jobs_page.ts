@@ -9,6 +9,9 @@ import { type Html, html } from "./html.ts";
 import { formFields, layout, type PageContext } from "./layout.ts";
 import type { JobFilter, JobView } from "./source.ts";
 
+/** The queue filter's value for every queue (`""` is the default queue). */
+export const ANY_QUEUE = "*";
+
 /** The states the filter offers ("failing" is a subset of ready and scheduled). */
 export const STATE_FILTERS = ["ready", "scheduled", "running", "failing", "failed"] as const;
 
@@ -93,7 +96,7 @@ function filters(ctx: PageContext, path: string, data: JobsData, fixedState: boo
     ? [...data.queues, f.queue]
     : data.queues;
   return html`<form class="filters card" method="get" action="${ctx.base}${path}">
-<label>Queue<select name="queue"><option value=""${
+<label>Queue<select name="queue"><option value="*"${
     f.queue === undefined
       ? html`
         selected
@@ -163,19 +166,19 @@ ${
       failedOnly
         ? html`
           <td>${job.failReason ?? ""}</td>
-          <td title="${job.failedAt?.toISOString() ?? ""}">${job.failedAt
+          <td class="nowrap" title="${job.failedAt?.toISOString() ?? ""}">${job.failedAt
             ? relative(job.failedAt, now)
             : ""}</td>
         `
         : html`
           <td class="num">${job.priority}</td>
-          <td title="${job.runAt.toISOString()}">${relative(job.runAt, now)}</td>
+          <td class="nowrap" title="${job.runAt.toISOString()}">${relative(job.runAt, now)}</td>
         `
     }
 <td class="num">${job.errorCount}</td>
 <td><code class="args">${truncate(args.text, 80)}</code></td>
 <td class="muted">${truncate(job.lastError?.split("\n")[0] ?? "", 80)}</td>
-${ctx.mayWrite ? html`<td>${jobActions(ctx, job, data.canCancel)}</td>` : ""}
+${ctx.mayWrite ? html`<td class="nowrap">${jobActions(ctx, job, data.canCancel)}</td>` : ""}
 </tr>`;
   });
   const firstPage = data.filter.after
