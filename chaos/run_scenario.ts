@@ -168,7 +168,7 @@ export async function runScenario(
     if (scenario.fault && count > 0) {
       const window = size.feedMs * 0.7;
       for (let i = 0; i < count; i++) {
-        await sleep(feedStart + window * (i + 1) / (count + 1) - Date.now());
+        await sleep(Math.max(0, feedStart + window * (i + 1) / (count + 1) - Date.now()));
         faultEnds.push(
           await scenario.fault({ cluster, fleet, applicationName: APP }),
         );
