@@ -10,8 +10,8 @@
 import { type Html, html } from "./html.ts";
 import type { ThroughputPoint } from "./throughput.ts";
 
-const WIDTH = 720;
-const HEIGHT = 180;
+const WIDTH = 1000;
+const HEIGHT = 200;
 const LEFT = 48;
 const RIGHT = 8;
 const TOP = 10;

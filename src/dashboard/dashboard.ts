@@ -95,7 +95,7 @@ function checkOptions(options: DashboardOptions): { base: string; refresh: numbe
  * @throws {TypeError | RangeError} For bad options.
  *
  * @example Serve it on its own port
- * ```ts ignore
+ * ```ts
  * import postgres from "postgres";
  * import { Client } from "@gue/gue";
  * import { postgresjs } from "@gue/gue/adapters/postgresjs";

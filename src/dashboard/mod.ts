@@ -10,7 +10,7 @@
  * forgery. It is read-only otherwise.
  *
  * @example Serve the dashboard
- * ```ts ignore
+ * ```ts
  * import postgres from "postgres";
  * import { Client } from "@gue/gue";
  * import { postgresjs } from "@gue/gue/adapters/postgresjs";
