@@ -58,6 +58,15 @@ test("any other uncaught exception still ends the process with code 1", async ()
   assert.doesNotMatch(out, /alive/);
 });
 
+test("an orphaned postgres.js connection error is dropped; any other unhandled rejection is fatal", async () => {
+  const orphan = await child("orphan");
+  assert.equal(orphan.code, 0);
+  assert.match(orphan.out, /alive/);
+  const other = await child("rejection");
+  assert.equal(other.code, 1);
+  assert.doesNotMatch(other.out, /alive/);
+});
+
 test("a reserved postgres.js connection whose backend was terminated does not end the process", async () => {
   const { code, out } = await child("real");
   assert.equal(code, 0, out);

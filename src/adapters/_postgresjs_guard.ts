@@ -8,6 +8,10 @@
  * nothing. Any other uncaught exception is left alone: when the guard is the only listener it
  * ends the process as the runtime would have (the error's stack on stderr, exit code 1).
  *
+ * It also drops postgres.js's orphaned connection errors: a statement of a connection that died
+ * (`CONNECTION_CLOSED`, a terminated backend's 57P01, a reset socket) that nobody was waiting
+ * for any more is rejected with no handler, which Deno and Node treat as fatal.
+ *
  * The cure is the patched postgres.js (`scripts/patch_postgres.ts`), which also fixes the
  * connection the crash leaves unusable; this guard only keeps unpatched installs alive.
  *
@@ -23,6 +27,26 @@ export function isNextWriteCrash(err: unknown): boolean {
     /\(reading 'write'\)|evaluating '[\w.]*\.write'/.test(err.message) &&
     /\bnextWrite\b/.test(stack)
   );
+}
+
+/** Connection-level failures: what a dead connection rejects its leftover statements with. */
+const CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "ECONNRESET",
+  "EPIPE",
+  "57P01", // terminating connection due to administrator command
+  "57P02", // crash shutdown
+  "57P03", // cannot connect now
+]);
+
+/** Whether `reason` is a postgres.js connection error that no statement's caller awaited. */
+export function isOrphanConnectionError(reason: unknown): boolean {
+  if (!(reason instanceof Error)) return false;
+  const code = String((reason as { code?: unknown }).code ?? "");
+  const stack = String(reason.stack ?? "");
+  return CONNECTION_CODES.has(code) && /postgres[\/](cjs[\/])?src[\/]connection\.js/.test(stack);
 }
 
 let installed = false;
@@ -61,4 +85,13 @@ export function guardNextWriteCrash(onDrop?: (err: TypeError) => void): void {
     process.exit(1);
   };
   process.on("uncaughtException", listener);
+  process.on("unhandledRejection", (reason: unknown) => {
+    if (isOrphanConnectionError(reason)) {
+      dropped++;
+      return;
+    }
+    if (process.listenerCount("unhandledRejection") > 1) return;
+    process.stderr.write(`Uncaught (in promise) ${(reason as Error)?.stack ?? String(reason)}\n`);
+    process.exit(1);
+  });
 }
