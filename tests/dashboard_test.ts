@@ -310,6 +310,21 @@ describe("dashboard(): job lists and job pages", () => {
     assert.equal((await retry()).status, 404, "not failed any more");
   });
 
+  test("cancel is 501 while the client cannot cancel running jobs", async () => {
+    const canCancel = typeof (t.client as { cancelJob?: unknown }).cancelJob === "function";
+    const job = await t.client.enqueue({ type: "Long", queue: "c" });
+    const handle = dashboard(t.client, { writeToken: TOKEN });
+    const res = await handle(
+      new Request(`${ORIGIN}/jobs/${job.id}/cancel`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+      }),
+    );
+    // Not running: a client that cancels answers 404 (nothing cancelled).
+    assert.equal(res.status, canCancel ? 404 : 501);
+    await res.body?.cancel();
+  });
+
   test("delete from a signed-in job page goes back to the failed list", async () => {
     const id = await failJob();
     const handle = dashboard(t.client, { writeToken: TOKEN });

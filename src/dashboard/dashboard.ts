@@ -115,8 +115,8 @@ function checkOptions(options: DashboardOptions): { base: string; refresh: numbe
  */
 export function dashboard(client: Client, options: DashboardOptions = {}): DashboardHandler {
   const { base, refresh } = checkOptions(options);
-  // The inspection methods are looked up at run time so a client without one (cancel) still works.
-  const source = client as unknown as DashboardSource;
+  // cancelJob is looked up at run time: the buttons appear only when the client offers it.
+  const source: DashboardSource = client;
   const access = new Access(options.writeToken, options.authorize, base || "/");
   const throughput = new Throughput(client.pool);
 
@@ -145,14 +145,13 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
     };
   }
 
-  function need<K extends keyof DashboardSource>(name: K): NonNullable<DashboardSource[K]> {
-    const method = source[name];
+  /** Cancelling a running job needs a client that offers it. */
+  function cancel(): (id: string) => Promise<boolean> {
+    const method = source.cancelJob;
     if (typeof method !== "function") {
-      throw new ClientError(501, `this version of the client has no ${String(name)}()`);
+      throw new ClientError(501, "this client cannot cancel running jobs");
     }
-    return (method as (...args: never[]) => unknown).bind(source) as NonNullable<
-      DashboardSource[K]
-    >;
+    return (id) => method.call(source, id);
   }
 
   function listFilter(url: URL, failedOnly: boolean): JobFilter {
@@ -204,7 +203,7 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
       case "/failed": {
         const failedOnly = path === "/failed";
         const filter = listFilter(url, failedOnly);
-        const [page, counts] = await Promise.all([need("listJobs")(filter), source.countJobs()]);
+        const [page, counts] = await Promise.all([source.listJobs(filter), source.countJobs()]);
         return htmlResponse(jobsPage(await context(req, url), {
           filter,
           jobs: page.jobs,
@@ -217,7 +216,7 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
     const m = JOB_PATH.exec(path);
     if (m !== null) {
       const id = decodeURIComponent(m[1]);
-      const job = await need("getJob")(id).catch((err) => {
+      const job = await source.getJob(id).catch((err) => {
         if (err instanceof TypeError || err instanceof RangeError) return null; // not an id
         throw err;
       });
@@ -300,10 +299,10 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
     const id = decodeURIComponent(m[1]);
     const verb = m[2] as "retry" | "delete" | "cancel";
     const run = verb === "retry"
-      ? need("retryFailedJob")
+      ? (id: string) => source.retryFailedJob(id)
       : verb === "delete"
-      ? need("deleteFailedJob")
-      : need("cancelJob");
+      ? (id: string) => source.deleteFailedJob(id)
+      : cancel();
     const done = await run(id).catch((err) => {
       if (err instanceof TypeError || err instanceof RangeError) return false; // not an id
       throw err;

@@ -8,13 +8,13 @@ import { throughputChart } from "./chart.ts";
 import { queueName } from "./format.ts";
 import { type Html, html } from "./html.ts";
 import { layout, type PageContext } from "./layout.ts";
-import type { QueueCounts } from "./source.ts";
+import type { QueueCount } from "../client.ts";
 import type { ThroughputPoint } from "./throughput.ts";
 
 /** What the queues fragment shows. */
 export interface QueuesData {
   /** The counts, one entry per queue. */
-  readonly queues: readonly QueueCounts[];
+  readonly queues: readonly QueueCount[];
   /** The throughput chart's points. */
   readonly throughput: readonly ThroughputPoint[];
   /** Why throughput is unavailable, or null. */
@@ -40,11 +40,8 @@ function jobsLink(base: string, queue: string, state: string): string {
  * @returns The fragment.
  */
 export function queuesFragment(base: string, data: QueuesData): Html {
-  const columns = COLUMNS.filter((c) =>
-    data.queues.some((q) => q[c] !== undefined) || c === "ready" || c === "scheduled"
-  );
-  const total = (c: (typeof COLUMNS)[number]) =>
-    data.queues.reduce((sum, q) => sum + (q[c] ?? 0), 0);
+  const columns = COLUMNS;
+  const total = (c: (typeof COLUMNS)[number]) => data.queues.reduce((sum, q) => sum + q[c], 0);
   const rows = data.queues.map((q) =>
     html`<tr data-queue="${q.queue}">
 <td><a href="${base}/jobs?${new URLSearchParams({ queue: q.queue }).toString()}">${
@@ -53,8 +50,8 @@ export function queuesFragment(base: string, data: QueuesData): Html {
 ${
       columns.map((c) =>
         html`<td class="num${
-          (q[c] ?? 0) > 0 && (c === "failed" || c === "failing") ? ` count-${c}` : ""
-        }" data-count="${c}"><a href="${jobsLink(base, q.queue, c)}">${q[c] ?? 0}</a></td>`
+          q[c] > 0 && (c === "failed" || c === "failing") ? ` count-${c}` : ""
+        }" data-count="${c}"><a href="${jobsLink(base, q.queue, c)}">${q[c]}</a></td>`
       )
     }
 </tr>`
