@@ -50,7 +50,19 @@ export {
   exponentialBackoff,
   type ExponentialBackoffOptions,
 } from "./src/backoff.ts";
-export { Client, type ClientOptions, type JobInput, type QueueCount } from "./src/client.ts";
+export {
+  Client,
+  type ClientOptions,
+  type EnqueuedJob,
+  type JobInput,
+  type QueueCount,
+} from "./src/client.ts";
+export {
+  DeadLetterError,
+  InvalidJobArgsError,
+  JobCancelledError,
+  type OnDiscard,
+} from "./src/dead_letter.ts";
 export {
   DatabaseError,
   discardJob,

@@ -6,6 +6,12 @@
  */
 import type { ConnPool, Queryable, Tx } from "./adapter.ts";
 import { type Backoff, defaultExponentialBackoff } from "./backoff.ts";
+import {
+  checkMaxAttempts,
+  DEFAULT_FAILURE_POLICY,
+  type FailurePolicy,
+  type OnDiscard,
+} from "./dead_letter.ts";
 import { DatabaseError, JobNotFoundError, MissingTypeError } from "./errors.ts";
 import { MonotonicUlid, parseUlid, randomStringId } from "./id.ts";
 import { Job, type JobData } from "./job.ts";
@@ -21,12 +27,15 @@ import {
   failedJobDelete,
   failedJobPrune,
   failedJobRetry,
+  jobByUniqueKeys,
   jobCountByQueueAndState,
   jobGet,
   type JobInfoRow,
   jobInsert,
   jobInsertBatch,
   jobInsertNotify,
+  jobInsertOwn,
+  jobInsertOwnNotify,
   jobList,
   jobLockById,
   jobLockNext,
@@ -68,6 +77,27 @@ export interface JobInput {
    * @default empty bytes
    */
   args?: unknown;
+  /**
+   * Attempts allowed in all: after this many failures the job moves to the failed jobs
+   * (`gue_failed_jobs`, see `client.listJobs({ state: "failed" })`) instead of being retried.
+   * `null`: retried forever, as gue does. @default the client's `maxAttempts`
+   */
+  maxAttempts?: number | null;
+  /**
+   * A unique key: while a job with this key is queued or running, enqueueing another with the
+   * same key inserts nothing and resolves to that job (with `inserted: false`). The key is free
+   * again once that job is done, dead-lettered, or its enqueue rolled back. @default none
+   */
+  uniqueKey?: string;
+}
+
+/** What an enqueue resolves to: the job as stored, and whether this call inserted it. */
+export interface EnqueuedJob extends JobData {
+  /**
+   * `false` when a live job already held the `uniqueKey`: the values are then that job's (its
+   * id, args, runAt…), not this request's.
+   */
+  readonly inserted: boolean;
 }
 
 /**
@@ -101,6 +131,17 @@ export interface ClientOptions {
   logger?: Logger;
   /** Delay before a failed job's next try, for the jobs this client locks. @default {defaultExponentialBackoff} */
   backoff?: Backoff;
+  /**
+   * The `maxAttempts` of the jobs this client enqueues without one: after that many failures a
+   * job moves to the failed jobs. @default {null} retried forever, as gue does
+   */
+  maxAttempts?: number | null;
+  /**
+   * What happens to a job that is discarded (a `discardJob()` outcome, or a backoff that gives
+   * up), for the jobs this client locks: `"deadLetter"` moves it to the failed jobs with reason
+   * `"discarded"`; `"delete"` deletes it, as gue does. @default {"deadLetter"}
+   */
+  onDiscard?: OnDiscard;
   /**
    * OpenTelemetry metrics: `gue_client_enqueue` and `gue_client_lock_job` (gue's names, units and
    * attributes), and `gue_jobs_waiting` when `queueDepth` is on. Pass
@@ -206,7 +247,13 @@ const RUN_AT_MIN = Date.parse("0001-01-01T00:00:00.000Z");
 const RUN_AT_MAX = Date.parse("9999-12-31T23:59:59.999Z");
 
 /** Validates one job and makes its stored values; throws before any SQL runs. */
-function prepareJob(input: JobInput, field: string, id: string, now: Date): JobData {
+function prepareJob(
+  input: JobInput,
+  field: string,
+  id: string,
+  now: Date,
+  defaultMaxAttempts: number | null,
+): EnqueuedJob {
   if (input === null || typeof input !== "object") {
     throw new TypeError(`${field} must be an object with a type, got ${input}`);
   }
@@ -232,6 +279,11 @@ function prepareJob(input: JobInput, field: string, id: string, now: Date): JobD
     }
     runAt = input.runAt;
   }
+  const maxAttempts = checkMaxAttempts(input.maxAttempts, `${field}.maxAttempts`) ??
+    (input.maxAttempts === null ? null : defaultMaxAttempts);
+  const uniqueKey = input.uniqueKey === undefined
+    ? null
+    : checkText(input.uniqueKey, `${field}.uniqueKey`);
   return {
     id,
     queue,
@@ -242,6 +294,9 @@ function prepareJob(input: JobInput, field: string, id: string, now: Date): JobD
     errorCount: 0,
     lastError: null,
     createdAt: now,
+    maxAttempts,
+    uniqueKey,
+    inserted: true,
   };
 }
 
@@ -269,6 +324,9 @@ export class Client {
   readonly logger: Logger;
   /** The backoff of the jobs this client locks. */
   readonly backoff: Backoff;
+  /** The `maxAttempts` of jobs enqueued without one (`null`: retried forever). */
+  readonly maxAttempts: number | null;
+  readonly #failurePolicy: FailurePolicy;
   readonly #ids = new MonotonicUlid();
   readonly #metrics: ClientMetrics;
   readonly #logsDebug: boolean;
@@ -298,6 +356,14 @@ export class Client {
     this.logger = withFields(options.logger ?? errorLogger, { "client-id": this.id });
     this.#logsDebug = logsBelowError(this.logger);
     this.backoff = options.backoff ?? defaultExponentialBackoff;
+    this.maxAttempts = checkMaxAttempts(options.maxAttempts, "Client: maxAttempts") ?? null;
+    const onDiscard = options.onDiscard ?? "deadLetter";
+    if (onDiscard !== "deadLetter" && onDiscard !== "delete") {
+      throw new TypeError(
+        `Client: onDiscard must be "deadLetter" or "delete", got ${JSON.stringify(onDiscard)}`,
+      );
+    }
+    this.#failurePolicy = onDiscard === "deadLetter" ? DEFAULT_FAILURE_POLICY : { onDiscard };
     const meter = checkMeter(options.meter, "Client");
     this.#metrics = new ClientMetrics(meter);
     for (const key of ["listen", "notify"] as const) {
@@ -351,7 +417,7 @@ export class Client {
    * @returns The stored values, with `id`, `runAt` and `createdAt` filled in.
    * @throws {MissingTypeError | TypeError | RangeError} For bad input, before any SQL.
    */
-  async enqueue(job: JobInput): Promise<JobData> {
+  async enqueue(job: JobInput): Promise<EnqueuedJob> {
     return await this.#insertOne(job, undefined, this.pool);
   }
 
@@ -362,7 +428,7 @@ export class Client {
    * @param tx A transaction: your own wrapped with the adapter's `tx()`, or `job.tx()`.
    * @returns The stored values.
    */
-  async enqueueTx(job: JobInput, tx: Tx): Promise<JobData> {
+  async enqueueTx(job: JobInput, tx: Tx): Promise<EnqueuedJob> {
     return await this.#insertOne(job, undefined, checkTx(tx));
   }
 
@@ -374,7 +440,7 @@ export class Client {
    * @param id A ULID.
    * @returns The stored values.
    */
-  async enqueueWithId(job: JobInput, id: string): Promise<JobData> {
+  async enqueueWithId(job: JobInput, id: string): Promise<EnqueuedJob> {
     return await this.#insertOne(job, parseUlid(id), this.pool);
   }
 
@@ -386,7 +452,7 @@ export class Client {
    * @param tx The transaction.
    * @returns The stored values.
    */
-  async enqueueTxWithId(job: JobInput, id: string, tx: Tx): Promise<JobData> {
+  async enqueueTxWithId(job: JobInput, id: string, tx: Tx): Promise<EnqueuedJob> {
     return await this.#insertOne(job, parseUlid(id), checkTx(tx));
   }
 
@@ -398,7 +464,7 @@ export class Client {
    * @param jobs The jobs.
    * @returns Their stored values, in the same order.
    */
-  async enqueueBatch(jobs: readonly JobInput[]): Promise<JobData[]> {
+  async enqueueBatch(jobs: readonly JobInput[]): Promise<EnqueuedJob[]> {
     return await this.#insertMany(jobs, undefined);
   }
 
@@ -409,7 +475,7 @@ export class Client {
    * @param tx The transaction.
    * @returns Their stored values, in the same order.
    */
-  async enqueueBatchTx(jobs: readonly JobInput[], tx: Tx): Promise<JobData[]> {
+  async enqueueBatchTx(jobs: readonly JobInput[], tx: Tx): Promise<EnqueuedJob[]> {
     return await this.#insertMany(jobs, checkTx(tx));
   }
 
@@ -703,34 +769,42 @@ export class Client {
       return null;
     }
     this.#metrics.locked(rows[0].job_type);
-    return new Job(rows[0], tx, this.backoff, this.logger);
+    return new Job(rows[0], tx, this.backoff, this.logger, this.#failurePolicy);
   }
 
-  async #insertOne(job: JobInput, id: string | undefined, on: Queryable): Promise<JobData> {
+  async #insertOne(job: JobInput, id: string | undefined, on: Queryable): Promise<EnqueuedJob> {
     const now = new Date();
-    const data = prepareJob(job, "job", id ?? this.#ids.next(now.getTime()), now);
-    await this.#insert([data], on, "enqueue");
-    return data;
+    const data = prepareJob(job, "job", id ?? this.#ids.next(now.getTime()), now, this.maxAttempts);
+    const [stored] = await this.#insert([data], on, "enqueue");
+    return stored;
   }
 
-  async #insertMany(jobs: readonly JobInput[], tx: Tx | undefined): Promise<JobData[]> {
+  async #insertMany(jobs: readonly JobInput[], tx: Tx | undefined): Promise<EnqueuedJob[]> {
     if (!Array.isArray(jobs)) throw new TypeError("jobs must be an array");
     if (jobs.length === 0) return [];
     const now = new Date();
     const data = jobs.map((job, i) =>
-      prepareJob(job, `jobs[${i}]`, this.#ids.next(now.getTime()), now)
+      prepareJob(job, `jobs[${i}]`, this.#ids.next(now.getTime()), now, this.maxAttempts)
     );
     // One statement at any size: all or none without a transaction of our own.
-    await this.#insert(data, tx ?? this.pool, "enqueueBatch");
-    return data;
+    return await this.#insert(data, tx ?? this.pool, "enqueueBatch");
   }
 
-  /** Inserts jobs in one statement: gue's for one job, a JSON-bound one for a batch. */
-  async #insert(data: JobData[], on: Queryable, operation: string): Promise<void> {
+  /**
+   * Inserts jobs in one statement: gue's for one job, a JSON-bound one for a batch, ours for
+   * jobs that use our columns (attempts, unique keys).
+   *
+   * @returns The jobs as stored: a job whose unique key a live job holds is that job.
+   */
+  async #insert(data: EnqueuedJob[], on: Queryable, operation: string): Promise<EnqueuedJob[]> {
     let failure: unknown;
     let text: string;
     let params: unknown[];
-    if (data.length === 1) {
+    const own = usesOwnColumns(data);
+    if (own) {
+      text = jobInsertOwn;
+      params = jobInsertBatchParams(data, true);
+    } else if (data.length === 1) {
       const j = data[0];
       text = jobInsert(1);
       params = [j.id, j.queue, j.priority, j.runAt, j.type, j.args, j.createdAt, j.createdAt];
@@ -746,13 +820,16 @@ export class Client {
       notices = noticesFor(data, data[0].createdAt.getTime());
       if (ownTx) notices = this.#notifier.claim(notices);
     }
+    let inserted: { job_id: string }[] = [];
     try {
-      if (notices.length === 0) await on.query(text, params);
+      if (notices.length === 0) inserted = (await on.query<{ job_id: string }>(text, params)).rows;
       else {
-        await on.query(jobInsertNotify(text, params.length, notices.length), [
-          ...params,
-          ...notices.map(noticePayload),
-        ]);
+        inserted = (await on.query<{ job_id: string }>(
+          own
+            ? jobInsertOwnNotify(notices.length)
+            : jobInsertNotify(text, params.length, notices.length),
+          [...params, ...notices.map(noticePayload)],
+        )).rows;
       }
     } catch (err) {
       failure = new DatabaseError(operation, err);
@@ -770,7 +847,74 @@ export class Client {
       }
     }
     if (failure !== undefined) throw failure;
+    if (!own || inserted.length === data.length) return data;
+    return await this.#keyHolders(data, new Set(inserted.map((r) => r.job_id)), on, operation);
   }
+
+  /**
+   * The jobs of an insert that skipped some for their unique keys: each skipped job is replaced
+   * by the live job holding its key. A holder that finished in between leaves its key free, and
+   * the job is inserted again (a few times at most: each retry means another job ran to its end).
+   */
+  async #keyHolders(
+    data: EnqueuedJob[],
+    inserted: Set<string>,
+    on: Queryable,
+    operation: string,
+    retries = 8,
+  ): Promise<EnqueuedJob[]> {
+    const skipped = data.filter((j) => !inserted.has(j.id));
+    let rows: (JobRow & { unique_key: string })[];
+    try {
+      rows = (await on.query<JobRow & { unique_key: string }>(jobByUniqueKeys, [
+        JSON.stringify(skipped.map((j) => j.uniqueKey)),
+      ])).rows;
+    } catch (err) {
+      throw new DatabaseError(operation, err);
+    }
+    const holders = new Map(rows.map((r) => [r.unique_key, r]));
+    const again = skipped.filter((j) => !holders.has(j.uniqueKey!));
+    let reinserted = new Map<string, EnqueuedJob>();
+    if (again.length > 0) {
+      if (retries === 0) {
+        throw new DatabaseError(
+          operation,
+          new Error("unique keys kept changing hands while enqueueing; try again"),
+        );
+      }
+      const stored = await this.#insert(again, on, operation);
+      reinserted = new Map(again.map((j, i) => [j.id, stored[i]]));
+    }
+    return data.map((j) => {
+      if (inserted.has(j.id)) return j;
+      const holder = holders.get(j.uniqueKey!);
+      return holder === undefined ? reinserted.get(j.id)! : storedJob(holder);
+    });
+  }
+}
+
+/** Whether any job needs our columns, so our INSERT rather than gue's. */
+function usesOwnColumns(data: readonly EnqueuedJob[]): boolean {
+  for (const j of data) if (j.maxAttempts != null || j.uniqueKey != null) return true;
+  return false;
+}
+
+/** A live job as {@linkcode Client.enqueue} gives one it did not insert. */
+function storedJob(row: JobRow & { unique_key: string }): EnqueuedJob {
+  return {
+    id: row.job_id,
+    queue: row.queue,
+    priority: row.priority,
+    runAt: new Date(row.run_at),
+    type: row.job_type,
+    args: row.args,
+    errorCount: row.error_count,
+    lastError: row.last_error,
+    createdAt: new Date(row.created_at),
+    maxAttempts: row.max_attempts,
+    uniqueKey: row.unique_key,
+    inserted: false,
+  };
 }
 
 function checkTx(tx: Tx): Tx {

@@ -6,13 +6,16 @@
  */
 import type { Tx } from "./adapter.ts";
 import type { Backoff } from "./backoff.ts";
+import { DEFAULT_FAILURE_POLICY, type FailurePolicy, findDeadLetter } from "./dead_letter.ts";
 import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
+import type { FailReason } from "./inspect.ts";
 import { type Logger, safeLog } from "./logger.ts";
 import { canCommitWith, commitWith } from "./pipelining.ts";
 import {
   handlerRollbackToSavepoint,
   handlerSavepoint,
   jobDelete,
+  jobMoveToFailed,
   type JobRow,
   jobUpdateError,
 } from "./sql.ts";
@@ -54,6 +57,13 @@ export interface JobData {
   readonly lastError: string | null;
   /** When it was enqueued (the client's clock). */
   readonly createdAt: Date;
+  /**
+   * Attempts allowed in all: after that many failures the job moves to the failed jobs.
+   * `null` (or absent): retried forever, as gue does.
+   */
+  readonly maxAttempts?: number | null;
+  /** Its unique key: no other live job has it. `null` (or absent): none. */
+  readonly uniqueKey?: string | null;
 }
 
 /** Used by the worker to roll back an interrupted job untouched; not part of the public API. */
@@ -107,8 +117,11 @@ export class Job implements JobData {
   readonly errorCount: number;
   readonly lastError: string | null;
   readonly createdAt: Date;
+  readonly maxAttempts: number | null;
 
   #tx: Tx | null;
+  #failReason: FailReason | null = null;
+  readonly #policy: FailurePolicy;
   #ended: Ended = "committed";
   #deleted = false;
   /** The statement sent with the COMMIT, where the adapter pipelines (pipelining.ts). */
@@ -128,8 +141,15 @@ export class Job implements JobData {
    * @param tx The transaction holding its lock.
    * @param backoff The client's backoff.
    * @param logger The client's logger.
+   * @param policy What the client does with discarded jobs.
    */
-  constructor(row: JobRow, tx: Tx, backoff: Backoff, logger: Logger) {
+  constructor(
+    row: JobRow,
+    tx: Tx,
+    backoff: Backoff,
+    logger: Logger,
+    policy: FailurePolicy = DEFAULT_FAILURE_POLICY,
+  ) {
     this.id = row.job_id;
     this.queue = row.queue;
     this.priority = row.priority;
@@ -139,6 +159,8 @@ export class Job implements JobData {
     this.errorCount = row.error_count;
     this.lastError = row.last_error;
     this.createdAt = row.created_at;
+    this.maxAttempts = row.max_attempts ?? null;
+    this.#policy = policy;
     this.#tx = tx;
     this.#backoff = backoff;
     this.#logger = logger;
@@ -245,6 +267,16 @@ export class Job implements JobData {
   }
 
   /**
+   * Why `error()` moved this job to the failed jobs (`gue_failed_jobs`), once it has: its
+   * attempts ran out (`"exhausted"`), it was discarded (`"discarded"`), cancelled
+   * (`"cancelled"`) or had invalid args (`"invalid"`). `null` while it has not been, or when the
+   * failure was recorded for a retry; `null` too when the commit failed.
+   */
+  get failReason(): FailReason | null {
+    return this.#failReason;
+  }
+
+  /**
    * Deletes the job inside its transaction. It takes effect when {@linkcode Job.done} commits.
    * Calling it twice is harmless.
    *
@@ -285,8 +317,11 @@ export class Job implements JobData {
   /**
    * Records a failure and commits: the job runs again after the client's backoff for its new
    * error count, or at the time a {@linkcode rescheduleJobAt}/{@linkcode rescheduleJobIn} outcome
-   * gives; it is deleted when the backoff is negative or for a {@linkcode discardJob} outcome.
-   * Outcomes are found in `err`'s `cause` chain too.
+   * gives. It moves to the failed jobs (`gue_failed_jobs`, see {@linkcode Job.failReason}), in
+   * this same transaction, when this failure uses up its `maxAttempts`, for a
+   * {@linkcode discardJob} outcome or a negative backoff (or is deleted, with the client's
+   * `onDiscard: "delete"`), or for a cancellation or invalid args. Outcomes are found in
+   * `err`'s `cause` chain too.
    *
    * @param err What went wrong; its message and stack are stored in `last_error`.
    * @throws {Error} When the job is already done.
@@ -298,22 +333,41 @@ export class Job implements JobData {
       const tx = this.#open("job.error()");
       const errorCount = this.errorCount + 1;
       const now = new Date();
-      const outcome = findOutcome(err);
-      let runAt: Date | null;
-      if (outcome instanceof DiscardJobError) runAt = null;
-      else if (outcome) runAt = outcome.runAt(now);
-      else {
+      // Dead-lettered: by its error, by running out of attempts, or discarded (unless the client
+      // deletes discarded jobs, as gue does). An explicit reschedule is honoured, attempts or not.
+      const dead = findDeadLetter(err);
+      const outcome = dead === undefined ? findOutcome(err) : undefined;
+      let runAt: Date | null = null;
+      let failReason: FailReason | null = dead?.reason ?? null;
+      if (dead !== undefined || outcome instanceof DiscardJobError) {
+        // runAt stays null
+      } else if (outcome) runAt = outcome.runAt(now);
+      else if (this.maxAttempts !== null && errorCount >= this.maxAttempts) {
+        failReason = "exhausted";
+      } else {
         const delay = this.#backoff(errorCount);
-        runAt = delay < 0 ? null : new Date(now.getTime() + delay);
+        if (delay >= 0) runAt = new Date(now.getTime() + delay);
       }
-      let last: [string, unknown[]] | undefined;
-      if (runAt === null) {
+      if (runAt === null && failReason === null && this.#policy.onDiscard === "deadLetter") {
+        failReason = "discarded";
+      }
+      if (runAt === null && (failReason === null || failReason === "discarded")) {
         safeLog(this.#logger, "info", "Got empty new run at for the errored job, discarding it", {
           "job-type": this.type,
           "job-queue": this.queue,
           "job-errors": errorCount,
           error: errorText(err),
         });
+      }
+      let last: [string, unknown[]] | undefined;
+      if (failReason !== null) {
+        // Moved to gue_failed_jobs in the transaction that records its last failure. When the
+        // handler deleted the job first, there is nothing left to move.
+        if (!this.#deleted) {
+          last = [jobMoveToFailed, [this.id, errorCount, errorText(err), now, failReason]];
+        } else failReason = null;
+        this.#deleted = true;
+      } else if (runAt === null) {
         if (!this.#deleted) last = [jobDelete, [this.id]];
         this.#deleted = true;
       } else if (this.#last === undefined) {
@@ -331,6 +385,7 @@ export class Job implements JobData {
         }
       }
       await this.#commit("job.error");
+      this.#failReason = failReason;
     });
   }
 

@@ -47,9 +47,10 @@ const wellFormed = typeof (String.prototype as Partial<WellFormed>).toWellFormed
  * `created_at`.
  *
  * @param jobs Validated jobs, all made at the same time (`createdAt`).
+ * @param own Add our columns too, `m: maxAttempts, u: uniqueKey` (for `jobInsertOwn`).
  * @returns `[json, createdAt]`.
  */
-export function jobInsertBatchParams(jobs: readonly JobData[]): [string, Date] {
+export function jobInsertBatchParams(jobs: readonly JobData[], own = false): [string, Date] {
   const rows = new Array<unknown>(jobs.length);
   // Most jobs of a batch share one runAt (the enqueue's clock): format it once.
   let lastRunAt: Date | undefined;
@@ -68,6 +69,7 @@ export function jobInsertBatchParams(jobs: readonly JobData[]): [string, Date] {
       t: wellFormed(j.type),
       a: base64(j.args),
     };
+    if (own) Object.assign(rows[n] as object, { m: j.maxAttempts ?? null, u: j.uniqueKey ?? null });
   }
   return [JSON.stringify(rows), jobs[0].createdAt];
 }

@@ -6,8 +6,9 @@
  * @module
  */
 
+/** gue's columns, then ours (`max_attempts`: a row Go gue inserted has NULL, retried forever). */
 const JOB_COLUMNS =
-  "job_id, queue, priority, run_at, job_type, args, error_count, last_error, created_at";
+  "job_id, queue, priority, run_at, job_type, args, error_count, last_error, created_at, max_attempts";
 
 /** Parameters per job in {@linkcode jobInsert}. */
 export const JOB_INSERT_PARAMS = 8;
@@ -174,7 +175,7 @@ function lockOrNextRunAt(lock: string): string {
   return `WITH locked AS (\n${lock}\n)
 SELECT *, NULL::timestamptz AS next_run_at FROM locked
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
   (SELECT min(run_at) FROM gue_jobs WHERE queue = $1 AND run_at > $2)
 WHERE NOT EXISTS (SELECT FROM locked)`;
 }
@@ -206,6 +207,8 @@ export interface JobRow {
   error_count: number;
   last_error: string | null;
   created_at: Date;
+  /** Ours; NULL for a row Go gue inserted. */
+  max_attempts: number | null;
 }
 
 /**
@@ -404,3 +407,45 @@ export const handlerSavepoint = "SAVEPOINT gue_handler";
 
 /** Undoes a failed handler's writes (and clears an aborted transaction) back to the savepoint. */
 export const handlerRollbackToSavepoint = "ROLLBACK TO SAVEPOINT gue_handler";
+
+// ---- Enqueue with our columns: attempts and unique keys (ours, not gue's) ----
+
+/**
+ * INSERT of jobs that use our columns (`max_attempts`, `unique_key`), bound like
+ * {@linkcode jobInsertBatch} with two more fields per job (`m`, `u`): `$1` the JSON array, `$2`
+ * created_at. A job whose unique key a live job holds is skipped (a key held by a transaction
+ * that has not committed yet is waited for: taken if it commits, free if it rolls back), and
+ * so is a second job with the same key in the batch. Returns the ids it inserted.
+ */
+export const jobInsertOwn = `INSERT INTO gue_jobs
+(job_id, queue, priority, run_at, job_type, args, created_at, updated_at, max_attempts, unique_key)
+SELECT j.i, j.q, j.p, j.r, j.t, decode(j.a, 'base64'), $2, $2, j.m, j.u
+FROM json_to_recordset($1::text::json)
+  AS j(i text, q text, p smallint, r timestamptz, t text, a text, m integer, u text)
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+RETURNING job_id`;
+
+const ownNotifyTexts = new Map<number, string>();
+
+/**
+ * {@linkcode jobInsertOwn} that also notifies idle workers when it inserted anything: the
+ * payloads are `$3` onwards.
+ *
+ * @param payloads How many notifications.
+ */
+export function jobInsertOwnNotify(payloads: number): string {
+  let text = ownNotifyTexts.get(payloads);
+  if (text === undefined) {
+    // A scalar subquery runs once, and only when a row was inserted.
+    text = `WITH inserted AS (\n${jobInsertOwn}\n)
+SELECT job_id, (SELECT count(*) FROM (${jobNotify(payloads, 3)}) AS n) AS notified
+FROM inserted`;
+    ownNotifyTexts.set(payloads, text);
+  }
+  return text;
+}
+
+/** The live jobs holding unique keys. `$1` the keys, as a JSON array of strings. */
+export const jobByUniqueKeys = `SELECT ${JOB_COLUMNS}, unique_key
+FROM gue_jobs
+WHERE unique_key IN (SELECT json_array_elements_text($1::text::json))`;

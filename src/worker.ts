@@ -90,6 +90,12 @@ export interface WorkerHooks {
    * `UnknownJobTypeError`); the transaction is committed and `job.tx()` throws.
    */
   unknownJobType?: HookFunc[];
+  /**
+   * After a job was moved to the failed jobs and that committed (`err` its last failure;
+   * `job.failReason` says why: attempts exhausted, discarded, cancelled, invalid args). The
+   * transaction is committed and `job.tx()` throws. Not called for failures that will be retried.
+   */
+  jobFailed?: HookFunc[];
 }
 
 /** Which job a poll takes first. */
@@ -184,7 +190,9 @@ export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
   const queue = options.queue ?? "";
   if (typeof queue !== "string") throw new TypeError(`${owner}: queue must be a string`);
   const hooks = options.hooks ?? {};
-  for (const key of ["jobLocked", "jobDone", "jobUndone", "unknownJobType"] as const) {
+  for (
+    const key of ["jobLocked", "jobDone", "jobUndone", "unknownJobType", "jobFailed"] as const
+  ) {
     const list = hooks[key];
     if (list !== undefined && (!Array.isArray(list) || list.some((h) => typeof h !== "function"))) {
       throw new TypeError(`${owner}: hooks.${key} must be an array of functions`);
@@ -209,6 +217,7 @@ export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
       jobDone: hooks.jobDone ?? [],
       jobUndone: hooks.jobUndone ?? [],
       unknownJobType: hooks.unknownJobType ?? [],
+      jobFailed: hooks.jobFailed ?? [],
     },
     gracefulShutdown: options.gracefulShutdown ?? false,
     unknownJobWorkFunc: options.unknownJobWorkFunc,
@@ -371,6 +380,8 @@ export class Worker {
   #nextRunAt: Date | null = null;
   readonly #recorder: WorkerRecorder;
   readonly #pollFailures: PollFailureLog;
+  /** The job in hand, once its move to the failed jobs committed, with its last failure. */
+  #deadLetter: { job: Job; err: unknown } | undefined;
 
   /**
    * Makes a worker; it polls only once `run()` or `workOne()` is called.
@@ -482,6 +493,16 @@ export class Worker {
     }
     // After a failure was recorded the job is done already, and this does nothing.
     await this.#end(job, COMMIT, END_DONE, rec, ctx);
+    const dead = this.#deadLetter;
+    if (dead !== undefined) {
+      this.#deadLetter = undefined;
+      rec.deadLettered(dead.job.failReason!);
+      this.#logJob(job, "info", "Job moved to the failed jobs", {
+        "fail-reason": dead.job.failReason,
+        "job-errors": dead.job.errorCount + 1,
+      });
+      await this.#runHooksLogged(this.#options.hooks.jobFailed, dead.job, dead.err, ctx);
+    }
   }
 
   /** Hooks, handler and outcome. Throws only when a jobLocked/jobDone hook throws (gue: a panic). */
@@ -667,7 +688,10 @@ export class Worker {
   ): Promise<void> {
     try {
       if (failure === COMMIT) await job.done();
-      else await job.error(failure);
+      else {
+        await job.error(failure);
+        if (job.failReason !== null) this.#deadLetter = { job, err: failure };
+      }
     } catch (err) {
       rec.fail(report.span, err);
       this.#logJob(job, "error", report.log, { error: err, ...fields });
@@ -700,6 +724,7 @@ export class Worker {
     }
     try {
       await again.error(failure);
+      if (again.failReason !== null) this.#deadLetter = { job: again, err: failure };
     } catch (err) {
       this.#logJob(job, "error", "Could not record the failure in a new transaction", {
         error: err,

@@ -13,6 +13,8 @@ export const METRIC_CLIENT_LOCK_JOB = "gue_client_lock_job";
 export const METRIC_WORKER_JOBS_WORKED = "gue_worker_jobs_worked";
 /** `gue_worker_jobs_duration`: ms per locked job, hooks included, by `job-type`. */
 export const METRIC_WORKER_JOBS_DURATION = "gue_worker_jobs_duration";
+/** `gue_worker_jobs_failed` (ours): jobs moved to the failed jobs, by `job-type` and `fail-reason`. */
+export const METRIC_WORKER_JOBS_FAILED = "gue_worker_jobs_failed";
 /** `gue_jobs_waiting` (ours): jobs in the table, by `job-queue` and `state`. */
 export const METRIC_JOBS_WAITING = "gue_jobs_waiting";
 /** The span of one poll and the job it locked. */

@@ -29,6 +29,7 @@ import {
 import { counter, OutcomeAttributes, TypeAttributes } from "./attributes.ts";
 import {
   METRIC_WORKER_JOBS_DURATION,
+  METRIC_WORKER_JOBS_FAILED,
   METRIC_WORKER_JOBS_WORKED,
   SPAN_RECOVER_PANIC,
   SPAN_RECOVER_PANIC_RECOVERY,
@@ -88,6 +89,13 @@ export interface PollRecorder extends FailureRecorder {
   /** The handler was interrupted by shutdown and its job rolled back: counted failed, no error. */
   interrupted(): void;
   /**
+   * The job was moved to the failed jobs and that committed: `gue_worker_jobs_failed` +1
+   * (`job-type`, `fail-reason`), and an event `job moved to the failed jobs` on `Worker.WorkOne`.
+   *
+   * @param reason Why (`exhausted`, `discarded`, `cancelled`, `invalid`).
+   */
+  deadLettered(reason: string): void;
+  /**
    * A hook threw (gue: a panic): count the job failed and open `Worker.recoverPanic` with the
    * error; the caller ends it.
    *
@@ -133,6 +141,7 @@ const NOOP_POLL: PollRecorder = Object.freeze({
   fail: nothing,
   handlerFailed: nothing,
   interrupted: nothing,
+  deadLettered: nothing,
   panicked: () => NOOP_PANIC,
   finish: nothing,
 });
@@ -163,6 +172,7 @@ export function workerRecorder(options: WorkerRecorderOptions): WorkerRecorder {
 class OtelWorkerRecorder implements WorkerRecorder {
   readonly tracer?: Tracer;
   readonly worked?: Counter;
+  readonly failed?: Counter;
   readonly duration?: Histogram;
   readonly outcomes = new OutcomeAttributes();
   readonly types = new TypeAttributes();
@@ -173,6 +183,11 @@ class OtelWorkerRecorder implements WorkerRecorder {
     this.spanWorkOneNoJob = options.spanWorkOneNoJob;
     if (options.meter !== undefined) {
       this.worked = counter(options.meter, METRIC_WORKER_JOBS_WORKED, "Number of jobs processed");
+      this.failed = counter(
+        options.meter,
+        METRIC_WORKER_JOBS_FAILED,
+        "Number of jobs moved to the failed jobs",
+      );
       this.duration = options.meter.createHistogram(METRIC_WORKER_JOBS_DURATION, {
         description: "Duration of the single locked job to be processed with all the hooks",
         unit: "ms",
@@ -299,6 +314,11 @@ class OtelPollRecorder implements PollRecorder {
   interrupted(): void {
     this.worked(false);
     this.#scope?.span.addEvent("job interrupted by shutdown, rolled back");
+  }
+
+  deadLettered(reason: string): void {
+    this.#t.failed?.add(1, { "job-type": this.#type, "fail-reason": reason });
+    this.#scope?.span.addEvent("job moved to the failed jobs", { "fail-reason": reason });
   }
 
   panicked(stacktrace: string): PanicRecorder {
