@@ -212,6 +212,11 @@ describe("dashboard(): writes", () => {
     const badCsrf = await post(handle, path, { csrf: "0".repeat(32) }, { cookie });
     assert.equal(badCsrf.status, 403);
     assert.match(await badCsrf.text(), /csrf/);
+    const anonymousCsrf = await csrfOf(handle);
+    assert.notEqual(anonymousCsrf, csrf, "the token is bound to the session");
+    const otherSession = await post(handle, path, { csrf: anonymousCsrf }, { cookie });
+    assert.equal(otherSession.status, 403);
+    await otherSession.body?.cancel();
   });
 
   test("the authorize hook decides writes, and csrf checks still apply", async () => {

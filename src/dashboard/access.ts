@@ -6,8 +6,9 @@
  *   form sets), or the user's `authorize` hook answering true;
  * - for anything but a bearer request, proof of origin against cross-site request forgery: the
  *   browser's `Sec-Fetch-Site: same-origin` (or, from browsers without fetch metadata, an
- *   `Origin` equal to the dashboard's), and the form's `csrf` field equal to this handler's
- *   random token, which only pages of this origin can read. The cookie is also `SameSite=Strict`
+ *   `Origin` equal to the dashboard's), and the form's `csrf` field equal to the token this
+ *   handler derives from a random secret and the browser's sign-in cookie, which only pages of
+ *   this origin can read. The cookie is also `SameSite=Strict`
  *   and `HttpOnly`. A bearer header is never sent by a browser on its own, so it needs no more.
  *
  * @module
@@ -44,8 +45,8 @@ export type Refusal = "read-only" | "not signed in" | "cross-site" | "bad csrf t
 
 /** The write policy of one dashboard. */
 export class Access {
-  /** The token forms carry against CSRF: random per handler, readable only by same-origin pages. */
-  readonly csrfToken: string = hex(crypto.getRandomValues(new Uint8Array(16)));
+  /** The secret CSRF tokens are derived from: random per handler. */
+  readonly #csrfSecret: string = hex(crypto.getRandomValues(new Uint8Array(32)));
   readonly #writeToken: string | undefined;
   readonly #authorize: ((req: Request) => boolean | Promise<boolean>) | undefined;
   readonly #cookiePath: string;
@@ -109,13 +110,25 @@ export class Access {
   }
 
   /**
+   * The token this browser's forms carry against CSRF: bound to its sign-in cookie, so a token
+   * seen by one browser (or before signing in) is worth nothing to another session.
+   *
+   * @param req The request.
+   * @returns 32 hex digits.
+   */
+  async csrfToken(req: Request): Promise<string> {
+    const session = cookie(req, COOKIE) ?? "";
+    return hex(await sha256(`${this.#csrfSecret}:${session}`)).slice(0, 32);
+  }
+
+  /**
    * Checks that a browser request was sent by a page of this dashboard's origin.
    *
    * @param req The request.
    * @param form The request's form fields (its `csrf` field is checked).
    * @returns Null when it was, or why not.
    */
-  sameOrigin(req: Request, form: URLSearchParams): Refusal | null {
+  async sameOrigin(req: Request, form: URLSearchParams): Promise<Refusal | null> {
     const site = req.headers.get("sec-fetch-site");
     if (site !== null) {
       if (site !== "same-origin") return "cross-site";
@@ -124,7 +137,9 @@ export class Access {
       if (origin === null || origin !== new URL(req.url).origin) return "cross-site";
     }
     const token = form.get("csrf") ?? req.headers.get("x-csrf-token");
-    if (token === null || token !== this.csrfToken) return "bad csrf token";
+    if (token === null || !(await sameSecret(token, await this.csrfToken(req)))) {
+      return "bad csrf token";
+    }
     return null;
   }
 
@@ -138,7 +153,7 @@ export class Access {
   async checkWrite(req: Request, form: URLSearchParams): Promise<Refusal | null> {
     if (!this.writable) return "read-only";
     if (await this.#bearer(req)) return null;
-    const origin = this.sameOrigin(req, form);
+    const origin = await this.sameOrigin(req, form);
     if (origin !== null) return origin;
     return (await this.mayWrite(req)) ? null : "not signed in";
   }

@@ -130,7 +130,7 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
       mayWrite: await access.mayWrite(req),
       writable: access.writable,
       hasToken: access.hasToken,
-      csrf: access.csrfToken,
+      csrf: await access.csrfToken(req),
       notice: notice !== null && notice in NOTICES ? notice : null,
     };
   }
@@ -271,7 +271,7 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
       if (!access.hasToken) {
         throw new ClientError(404, "this dashboard has no write token to sign in with");
       }
-      const origin = access.sameOrigin(req, form);
+      const origin = await access.sameOrigin(req, form);
       if (origin !== null) return refused(req, url, 403, `Refused: ${origin}.`);
       if (path === "/logout") {
         return redirect(backTo(url, form, "signed-out"), await access.cookieHeader(req, false));

@@ -60,8 +60,8 @@ export function jobActions(ctx: PageContext, job: JobView, canCancel: boolean): 
       action("delete", "Delete", "danger", "Delete this failed job for good?")
     }`;
   }
-  if (job.state === "running" && canCancel) {
-    return action("cancel", "Cancel", "danger", "Cancel this running job?");
+  if (canCancel) {
+    return action("cancel", "Cancel", "danger", `Cancel this ${job.state} job?`);
   }
   return html``;
 }
