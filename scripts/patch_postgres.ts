@@ -16,6 +16,9 @@
  *    a new query waits forever (it sits behind the old one), or a new `begin()` fails with the
  *    old socket's error ("terminating connection due to administrator command"). Fixed: once
  *    the old query has been rejected, the connection forgets it.
+ * 4. A transaction whose connection closed still sends its ROLLBACK/COMMIT on it; the statement
+ *    is queued, survives into the connection's next socket and stalls the next user of that
+ *    connection. Fixed: a statement for a closed connection is rejected at once.
  *
  * Idempotent; prints what it did and exits 1 when a copy has neither the bug nor the fix (a
  * version this script does not know). Usage: `deno run -A scripts/patch_postgres.ts [root]`.
@@ -43,6 +46,7 @@ const FIXES: [string, string][] = [
     `    if (!socket) { // ${MARK}: the socket closed before this write ran (porsager/postgres#1208)\n` +
     "      chunk = nextWriteTimer = null\n" +
     "      error(Errors.connection('CONNECTION_CLOSED', options))\n" +
+    "      query = results = errorResponse = null\n" +
     "      return false\n" +
     "    }\n" +
     "    const x = socket.write(chunk, fn)\n",
@@ -60,9 +64,19 @@ const FIXES: [string, string][] = [
     "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
     `    if (initial) {\n      query = results = errorResponse = null // ${MARK}: the dead socket's query is over\n` +
     "      return reconnect()\n    }\n\n" +
-    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n" +
+    // After an error the queue was rejected then, but statements sent since are still in it.
+    `    ;(query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket)) // ${MARK}\n` +
     `    query = results = errorResponse = null // ${MARK}: the dead socket's query is over\n` +
     "    result = new Result()\n",
+  ],
+  [
+    "  function execute(q) {\n    if (terminated)\n",
+    "  function execute(q) {\n" +
+    `    if ((!socket || socket.readyState === 'closed') && !initial) { // ${MARK}: closed; a statement must not wait for the next socket\n` +
+    "      queryError(q, Errors.connection('CONNECTION_CLOSED', options))\n" +
+    "      return true\n" +
+    "    }\n" +
+    "    if (terminated)\n",
   ],
 ];
 
