@@ -51,6 +51,7 @@ export {
   type ExponentialBackoffOptions,
 } from "./src/backoff.ts";
 export {
+  type CancelResult,
   Client,
   type ClientOptions,
   type EnqueuedJob,

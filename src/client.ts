@@ -6,6 +6,7 @@
  */
 import type { ConnPool, Queryable, Tx } from "./adapter.ts";
 import { type Backoff, defaultExponentialBackoff } from "./backoff.ts";
+import { CancelWatch, setCancelWatch } from "./cancel_watch.ts";
 import {
   checkMaxAttempts,
   DEFAULT_FAILURE_POLICY,
@@ -14,7 +15,7 @@ import {
 } from "./dead_letter.ts";
 import { DatabaseError, JobNotFoundError, MissingTypeError } from "./errors.ts";
 import { MonotonicUlid, parseUlid, randomStringId } from "./id.ts";
-import { Job, type JobData } from "./job.ts";
+import { Job, type JobData, rollbackJob } from "./job.ts";
 import { errorLogger, type Logger, logsBelowError, safeLog, withFields } from "./logger.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
@@ -28,6 +29,7 @@ import {
   failedJobPrune,
   failedJobRetry,
   jobByUniqueKeys,
+  jobCancellationRequest,
   jobCountByQueueAndState,
   jobGet,
   type JobInfoRow,
@@ -42,6 +44,7 @@ import {
   jobLockNextOrNextRunAt,
   jobLockNextScheduled,
   jobLockNextScheduledOrNextRunAt,
+  jobMoveToFailed,
   jobNotify,
   type JobPollRow,
   jobQueueBusy,
@@ -90,6 +93,12 @@ export interface JobInput {
    */
   uniqueKey?: string;
 }
+
+/**
+ * What {@linkcode Client.cancelJob} did: `"cancelled"` a queued job (now failed, reason
+ * `"cancelled"`), `"requested"` that a running job stop, or nothing, the job being `"absent"`.
+ */
+export type CancelResult = "cancelled" | "requested" | "absent";
 
 /** What an enqueue resolves to: the job as stored, and whether this call inserted it. */
 export interface EnqueuedJob extends JobData {
@@ -142,6 +151,13 @@ export interface ClientOptions {
    * `"discarded"`; `"delete"` deletes it, as gue does. @default {"deadLetter"}
    */
   onDiscard?: OnDiscard;
+  /**
+   * How often, in ms, this client's workers look for cancellation requests (`cancelJob`) of the
+   * jobs they are running: one small query per interval while any job runs, none while idle.
+   * `0` turns it off: running jobs then ignore `cancelJob` (queued jobs are still cancelled).
+   * @default {1000}
+   */
+  cancelPollInterval?: number;
   /**
    * OpenTelemetry metrics: `gue_client_enqueue` and `gue_client_lock_job` (gue's names, units and
    * attributes), and `gue_jobs_waiting` when `queueDepth` is on. Pass
@@ -364,6 +380,18 @@ export class Client {
       );
     }
     this.#failurePolicy = onDiscard === "deadLetter" ? DEFAULT_FAILURE_POLICY : { onDiscard };
+    const cancelPollInterval = options.cancelPollInterval ?? 1000;
+    if (
+      typeof cancelPollInterval !== "number" || !(cancelPollInterval >= 0) ||
+      !Number.isFinite(cancelPollInterval)
+    ) {
+      throw new RangeError(
+        `Client: cancelPollInterval must be a number of ms >= 0, got ${cancelPollInterval}`,
+      );
+    }
+    if (cancelPollInterval > 0) {
+      setCancelWatch(this, new CancelWatch(pool, cancelPollInterval, this.logger));
+    }
     const meter = checkMeter(options.meter, "Client");
     this.#metrics = new ClientMetrics(meter);
     for (const key of ["listen", "notify"] as const) {
@@ -658,6 +686,60 @@ export class Client {
         const timer = setTimeout(done, pollInterval);
         signal?.addEventListener("abort", done, { once: true });
       });
+    }
+  }
+
+  /**
+   * Cancels a job. A queued job (not running) moves to the failed jobs at once, with reason
+   * `"cancelled"`: it never runs. A running job gets a cancellation request: its worker sees it
+   * within the client's `cancelPollInterval`, aborts the handler's `ctx.signal` with a
+   * `JobCancelledError`, rolls back what the handler wrote through `job.tx()`, and moves the job
+   * to the failed jobs as `"cancelled"` — not retried, whatever the handler then does.
+   *
+   * @param id The job's id.
+   * @returns `"cancelled"` (it was queued and is now failed), `"requested"` (it is running; its
+   *   worker will stop it), or `"absent"` (no such live job: done, already failed, or unknown).
+   * @throws {DatabaseError} When a query fails.
+   *
+   * @example
+   * ```ts ignore
+   * const job = await client.enqueue({ type: "Export", args: { report: 7 } });
+   * console.log(await client.cancelJob(job.id)); // "cancelled"
+   * ```
+   */
+  async cancelJob(id: string): Promise<CancelResult> {
+    const canonical = parseUlid(id);
+    let job: Job | undefined;
+    try {
+      job = await this.lockJobById(canonical);
+    } catch (err) {
+      if (!(err instanceof JobNotFoundError)) throw err;
+    }
+    if (job !== undefined) {
+      try {
+        await job.tx().query(jobMoveToFailed, [
+          job.id,
+          job.errorCount,
+          `job ${job.id} was cancelled`,
+          new Date(),
+          "cancelled",
+        ]);
+      } catch (err) {
+        await job[rollbackJob]().catch(() => {});
+        throw new DatabaseError("cancelJob", err);
+      }
+      await job.done();
+      return "cancelled";
+    }
+    // Locked by another transaction (a worker's), or gone.
+    try {
+      const { rows } = await this.pool.query<{ live: boolean }>(jobCancellationRequest, [
+        canonical,
+        new Date(),
+      ]);
+      return rows[0].live ? "requested" : "absent";
+    } catch (err) {
+      throw new DatabaseError("cancelJob", err);
     }
   }
 

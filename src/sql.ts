@@ -357,10 +357,12 @@ export const jobQueueBusy =
   "SELECT EXISTS (SELECT FROM gue_jobs WHERE queue = $1 AND run_at <= $2) AS busy";
 
 /**
- * Moves a locked job to gue_failed_jobs, inside its transaction, recording its last failure:
+ * Moves a locked job to gue_failed_jobs, inside its transaction, recording its last failure, and
+ * drops its cancellation request if it has one:
  * `$1` id, `$2` error count, `$3` last_error, `$4` now (updated_at and failed_at), `$5` reason.
  */
-export const jobMoveToFailed = `WITH moved AS (DELETE FROM gue_jobs WHERE job_id = $1 RETURNING *)
+export const jobMoveToFailed = `WITH moved AS (DELETE FROM gue_jobs WHERE job_id = $1 RETURNING *),
+request AS (DELETE FROM gue_job_cancellations WHERE job_id = $1)
 INSERT INTO gue_failed_jobs
 (job_id, priority, run_at, job_type, args, error_count, last_error, queue, created_at, updated_at,
  max_attempts, unique_key, fail_reason, failed_at)
@@ -449,3 +451,28 @@ FROM inserted`;
 export const jobByUniqueKeys = `SELECT ${JOB_COLUMNS}, unique_key
 FROM gue_jobs
 WHERE unique_key IN (SELECT json_array_elements_text($1::text::json))`;
+
+// ---- Cancellation (ours) ----
+
+/** The cancellation requests among running jobs. `$1` their ids, as a JSON array. */
+export const jobCancellationFind = `SELECT job_id FROM gue_job_cancellations
+WHERE job_id IN (SELECT json_array_elements_text($1::text::json))`;
+
+/**
+ * Asks a running job to stop: records the request if the job is live, and drops requests left
+ * by jobs that ended before their worker saw them. `$1` id, `$2` now. Returns whether the job is
+ * live.
+ */
+export const jobCancellationRequest =
+  `WITH live AS (SELECT EXISTS (SELECT FROM gue_jobs WHERE job_id = $1) AS live),
+request AS (
+  INSERT INTO gue_job_cancellations (job_id, requested_at)
+  SELECT $1, $2 FROM live WHERE live.live
+  ON CONFLICT (job_id) DO NOTHING
+),
+stale AS (
+  DELETE FROM gue_job_cancellations c
+  WHERE c.requested_at < $2::timestamptz - interval '1 hour'
+    AND NOT EXISTS (SELECT FROM gue_jobs j WHERE j.job_id = c.job_id)
+)
+SELECT live FROM live`;

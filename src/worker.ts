@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { cancelWatchOf } from "./cancel_watch.ts";
 import { type Client, clientWakeup, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import { randomStringId } from "./id.ts";
@@ -544,6 +545,15 @@ export class Worker {
       }
       handlerSignal = ttl.signal;
     }
+    // Cancellation (client.cancelJob), while the client watches for it.
+    const watch = cancelWatchOf(this.#client);
+    let cancel: AbortController | undefined;
+    let unwatch: (() => void) | undefined;
+    if (watch !== undefined) {
+      cancel = new AbortController();
+      unwatch = watch.watch(job.id, cancel);
+      handlerSignal = AbortSignal.any([handlerSignal, cancel.signal]);
+    }
 
     let failed = false;
     let failure: unknown;
@@ -559,6 +569,7 @@ export class Worker {
     } finally {
       clearTimeout(ttlTimer);
       unlink?.();
+      unwatch?.();
     }
 
     const interrupted = !gracefulShutdown && ctx.signal.aborted;
@@ -578,6 +589,11 @@ export class Worker {
         `job TTL of ${jobTTL} ms exceeded, and the handler did not return within ` +
           `${HANDLER_GRACE_MS} ms of its signal's abort: its writes are rolled back`,
       );
+    }
+    if (cancel?.signal.aborted) {
+      // Cancelled: fails as such (dead-lettered, not retried) whatever the handler did.
+      failed = true;
+      failure = cancel.signal.reason;
     }
     if (failed && !abandoned && interrupted) {
       // Interrupted by shutdown: leave the job as it was for the next worker, error not counted.

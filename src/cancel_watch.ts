@@ -1,0 +1,104 @@
+/**
+ * Cancelling running jobs: a running job's row is locked by its worker, so `client.cancelJob()`
+ * records the request in `gue_job_cancellations` instead, and each client looks there for the
+ * jobs its workers are running, with one small query per interval while any runs (none when
+ * idle). A request found aborts that job's handler signal with a `JobCancelledError`.
+ *
+ * A short poll rather than LISTEN: it also finds requests made while the worker's process was
+ * down or its listening connection was lost, and costs nothing while no job runs.
+ *
+ * @module
+ */
+import type { Queryable } from "./adapter.ts";
+import { JobCancelledError } from "./dead_letter.ts";
+import { type Logger, safeLog } from "./logger.ts";
+import { jobCancellationFind } from "./sql.ts";
+
+/** Watches the running jobs of one client for cancellation requests. */
+export class CancelWatch {
+  readonly #db: Queryable;
+  readonly #interval: number;
+  readonly #logger: Logger;
+  readonly #jobs = new Map<string, AbortController>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #polling = false;
+
+  /**
+   * @param db Where to look.
+   * @param interval How often, in ms, while jobs run.
+   * @param logger Where a failed look is logged.
+   */
+  constructor(db: Queryable, interval: number, logger: Logger) {
+    this.#db = db;
+    this.#interval = interval;
+    this.#logger = logger;
+  }
+
+  /**
+   * Watches a running job until the returned function is called.
+   *
+   * @param id The job's id.
+   * @param controller Aborted with a `JobCancelledError` when the job is cancelled.
+   * @returns Stops watching it.
+   */
+  watch(id: string, controller: AbortController): () => void {
+    this.#jobs.set(id, controller);
+    this.#arm();
+    return () => {
+      if (this.#jobs.get(id) === controller) this.#jobs.delete(id);
+      if (this.#jobs.size === 0 && this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined || this.#polling || this.#jobs.size === 0) return;
+    this.#timer = setTimeout(() => void this.#poll(), this.#interval);
+  }
+
+  async #poll(): Promise<void> {
+    this.#timer = undefined;
+    this.#polling = true;
+    try {
+      const ids = [...this.#jobs.keys()];
+      const { rows } = await this.#db.query<{ job_id: string }>(jobCancellationFind, [
+        JSON.stringify(ids),
+      ]);
+      for (const { job_id } of rows) {
+        const controller = this.#jobs.get(job_id);
+        if (controller !== undefined && !controller.signal.aborted) {
+          controller.abort(new JobCancelledError(job_id));
+        }
+      }
+    } catch (err) {
+      safeLog(this.#logger, "error", "Failed to look for cancelled jobs", { error: err });
+    } finally {
+      this.#polling = false;
+      this.#arm();
+    }
+  }
+}
+
+const watches = new WeakMap<object, CancelWatch>();
+
+/**
+ * Used by the client: gives it a watch. Not part of the public API.
+ *
+ * @param client The client.
+ * @param watch Its watch.
+ */
+export function setCancelWatch(client: object, watch: CancelWatch): void {
+  watches.set(client, watch);
+}
+
+/**
+ * Used by workers: the client's watch, or `undefined` when it does not watch.
+ *
+ * @param client The client.
+ * @returns Its watch.
+ */
+export function cancelWatchOf(client: object): CancelWatch | undefined {
+  return watches.get(client);
+}
