@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { startChaosCluster } from "./cluster.ts";
 import { formatTable, missedTargets } from "./report.ts";
@@ -39,9 +39,18 @@ const runtime = "Deno" in globalThis
   ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
   : `Bun ${process.versions.bun}`;
 const logDir = mkdtempSync("/tmp/gue-chaos-logs-");
+// The table means little without knowing which driver code ran (scripts/patch_postgres.ts).
+let driver = "postgres.js unpatched";
+try {
+  const connection = new URL("../node_modules/postgres/src/connection.js", import.meta.url);
+  if (readFileSync(connection, "utf8").includes("gue patch")) driver = "postgres.js patched";
+} catch {
+  driver = "postgres.js (not found in node_modules)";
+}
 const cluster = await startChaosCluster(() => {});
 console.log(
-  `gue chaos (${short ? "short" : "full"}) on ${runtime}, PostgreSQL ${cluster.version}; ` +
+  `gue chaos (${short ? "short" : "full"}) on ${runtime}, PostgreSQL ${cluster.version}, ` +
+    `${driver}; ` +
     `worker logs in ${logDir}`,
 );
 const results: ScenarioResult[] = [];
