@@ -76,6 +76,17 @@ export {
   UnknownJobTypeError,
 } from "./src/errors.ts";
 export { randomStringId } from "./src/id.ts";
+export {
+  defineJob,
+  type InferInput,
+  type InferOutput,
+  type JobType,
+  type JobTypeOptions,
+  type StandardSchemaIssue,
+  type StandardSchemaResult,
+  type StandardSchemaV1,
+  type TypedWorkFunc,
+} from "./src/job_type.ts";
 export { Job, type JobData, JobPriority } from "./src/job.ts";
 export type {
   FailReason,
