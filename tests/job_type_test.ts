@@ -92,7 +92,7 @@ describe("defineJob()", () => {
     assert.equal((await t.client.getJob(notJson.id))?.failReason, "invalid");
   });
 
-  test("without a schema the args are typed but trusted; defaults and options combine", async () => {
+  test("without a schema the args are typed but trusted; defaults and options combine", () => {
     const Resize = defineJob<{ width: number }>("Resize", { priority: 5, maxAttempts: 3 });
     const input = Resize.job({ width: 200 }, { uniqueKey: "img-1", priority: 1 });
     assert.deepEqual(input, {
