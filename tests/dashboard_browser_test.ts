@@ -10,8 +10,10 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { dashboard, type DashboardHandler } from "../src/dashboard/mod.ts";
-import { jobMoveToFailed } from "../src/sql.ts";
-import { useTestDatabase } from "./_db.ts";
+import { Client } from "../src/client.ts";
+import { noopLogger } from "../src/logger.ts";
+import { Worker } from "../src/worker.ts";
+import { useTestDatabase, waitFor } from "./_db.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "browser-test-write-token";
@@ -37,12 +39,23 @@ function serve(handler: DashboardHandler): { url: string; close(): Promise<void>
 }
 
 const t = useTestDatabase();
+const canCancel = typeof (Client.prototype as { cancelJob?: unknown }).cancelJob === "function";
 
-/** Moves a job to the failed jobs with the library's own statement, as a worker does. */
+/** Signs the browser in with the header's form, unless it already is. */
+async function signIn(page: Page): Promise<void> {
+  if (await page.locator('input[name="token"]').count() === 0) return;
+  await page.fill('input[name="token"]', TOKEN);
+  await page.click('header button[type="submit"]');
+  await page.locator(".notice").filter({ hasText: "Signed in" }).waitFor();
+}
+
+/** Makes a failed job the way a worker does: its only attempt fails with `error` as the stack. */
 async function failJob(type: string, args: unknown, error: string): Promise<string> {
-  const job = await t.client.enqueue({ type, queue: "emails", args });
-  await t.pool.query(jobMoveToFailed, [job.id, 3, error, new Date(), "exhausted"]);
-  return job.id;
+  const { id } = await t.client.enqueue({ type, queue: "emails", args, maxAttempts: 1 });
+  const err = new Error(error.split("\n")[0].replace(/^Error: /, ""));
+  err.stack = error;
+  await (await t.client.lockJobById(id)).error(err);
+  return id;
 }
 
 describe("dashboard in Chromium", { skip }, () => {
@@ -165,9 +178,7 @@ describe("dashboard in Chromium", { skip }, () => {
       "Error: SMTP 451\n    at send (mail.ts:12)",
     );
     await page.goto(`${server.url}/failed`);
-    await page.fill('input[name="token"]', TOKEN);
-    await page.click('header button[type="submit"]');
-    await page.locator(".notice").filter({ hasText: "Signed in" }).waitFor();
+    await signIn(page);
     if (screenshots) {
       mkdirSync(docs, { recursive: true });
       await page.screenshot({ path: `${docs}dashboard-failed.png`, fullPage: true });
@@ -180,6 +191,36 @@ describe("dashboard in Chromium", { skip }, () => {
     assert.equal(job?.state, "ready", "back in its queue");
     assert.deepEqual(pageErrors, []);
   });
+
+  test(
+    "a running job is cancelled from its page",
+    { skip: canCancel ? false : "skipped: the client has no cancelJob" },
+    async () => {
+      const stop = new AbortController();
+      const worker = new Worker(t.client, {
+        // Runs until its signal aborts, as a well-behaved long job does.
+        Long: (_job, ctx) =>
+          new Promise<void>((_, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true })
+          ),
+      }, { queue: "long", pollInterval: 50, logger: noopLogger });
+      const running = worker.run(stop.signal);
+      try {
+        const job = await t.client.enqueue({ type: "Long", queue: "long" });
+        await waitFor(async () => (await t.client.getJob(job.id))?.state === "running", 10_000);
+        await page.goto(`${server.url}/jobs/${job.id}`);
+        await signIn(page);
+        await page.click("button[data-action=cancel]");
+        await page.locator(".notice").filter({ hasText: "Cancellation requested" }).waitFor();
+        await waitFor(async () => (await t.client.getJob(job.id))?.state === "failed", 10_000);
+        assert.equal((await t.client.getJob(job.id))?.failReason, "cancelled");
+        assert.deepEqual(pageErrors, []);
+      } finally {
+        stop.abort();
+        await running;
+      }
+    },
+  );
 
   test("screenshots of the main pages", {
     skip: !screenshots && "skipped: set GUE_DASHBOARD_SCREENSHOTS=1",

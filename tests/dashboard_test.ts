@@ -1,6 +1,5 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { jobMoveToFailed } from "../src/sql.ts";
 import { dashboard, type DashboardHandler } from "../src/dashboard/mod.ts";
 import { CONTENT_SECURITY_POLICY } from "../src/dashboard/responses.ts";
 import { html } from "../src/dashboard/html.ts";
@@ -11,11 +10,16 @@ const t = useTestDatabase();
 const ORIGIN = "http://dash.test";
 const TOKEN = "s3cret-write-token";
 
-/** Moves a job to the failed jobs with the library's own statement, as a worker does. */
+/** Makes a failed job the way a worker does: its only attempt fails. */
 async function failJob(queue = "emails", type = "SendEmail"): Promise<string> {
-  const job = await t.client.enqueue({ type, queue, args: { to: "x@example.com" } });
-  await t.pool.query(jobMoveToFailed, [job.id, 3, "Error: boom", new Date(), "exhausted"]);
-  return job.id;
+  const { id } = await t.client.enqueue({
+    type,
+    queue,
+    args: { to: "x@example.com" },
+    maxAttempts: 1,
+  });
+  await (await t.client.lockJobById(id)).error(new Error("boom"));
+  return id;
 }
 
 function get(handle: DashboardHandler, path: string, headers: HeadersInit = {}): Promise<Response> {
@@ -310,24 +314,39 @@ describe("dashboard(): job lists and job pages", () => {
       );
     const res = await retry();
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { id, action: "retry", done: true });
+    assert.deepEqual(await res.json(), { id, action: "retry", done: true, result: true });
     assert.equal((await t.client.getJob(id))?.state, "ready");
     assert.equal((await retry()).status, 404, "not failed any more");
   });
 
-  test("cancel is 501 while the client cannot cancel running jobs", async () => {
+  test("cancel of a queued job moves it to the failed jobs (501 for a client without cancelJob)", async () => {
     const canCancel = typeof (t.client as { cancelJob?: unknown }).cancelJob === "function";
     const job = await t.client.enqueue({ type: "Long", queue: "c" });
     const handle = dashboard(t.client, { writeToken: TOKEN });
-    const res = await handle(
-      new Request(`${ORIGIN}/jobs/${job.id}/cancel`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}` },
-      }),
-    );
-    // Not running: a client that cancels answers 404 (nothing cancelled).
-    assert.equal(res.status, canCancel ? 404 : 501);
-    await res.body?.cancel();
+    const cancel = () =>
+      handle(
+        new Request(`${ORIGIN}/jobs/${job.id}/cancel`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}` },
+        }),
+      );
+    const res = await cancel();
+    if (!canCancel) {
+      assert.equal(res.status, 501);
+      await res.body?.cancel();
+      return;
+    }
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      id: job.id,
+      action: "cancel",
+      done: true,
+      result: "cancelled",
+    });
+    const after = await t.client.getJob(job.id);
+    assert.equal(after?.state, "failed");
+    assert.equal(after?.failReason, "cancelled");
+    assert.equal((await cancel()).status, 404, "nothing left to cancel");
   });
 
   test("delete from a signed-in job page goes back to the failed list", async () => {

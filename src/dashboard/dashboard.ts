@@ -13,7 +13,7 @@ import { ANY_QUEUE, jobsPage, STATE_FILTERS } from "./jobs_page.ts";
 import { layout, NOTICES, type PageContext } from "./layout.ts";
 import { queuesFragment, queuesPage } from "./queues_page.ts";
 import { assetResponse, htmlResponse, jsonResponse, redirect, textResponse } from "./responses.ts";
-import type { DashboardSource, JobFilter } from "./source.ts";
+import type { CancelOutcome, DashboardSource, JobFilter } from "./source.ts";
 import { Throughput } from "./throughput.ts";
 
 /** Options of {@linkcode dashboard}. */
@@ -146,10 +146,10 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
   }
 
   /** Cancelling a running job needs a client that offers it. */
-  function cancel(): (id: string) => Promise<boolean> {
+  function cancel(): (id: string) => Promise<CancelOutcome> {
     const method = source.cancelJob;
     if (typeof method !== "function") {
-      throw new ClientError(501, "this client cannot cancel running jobs");
+      throw new ClientError(501, "this client cannot cancel jobs");
     }
     return (id) => method.call(source, id);
   }
@@ -303,12 +303,15 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
       : verb === "delete"
       ? (id: string) => source.deleteFailedJob(id)
       : cancel();
-    const done = await run(id).catch((err) => {
+    const result = await run(id).catch((err) => {
       if (err instanceof TypeError || err instanceof RangeError) return false; // not an id
       throw err;
     });
+    // cancelJob answers "cancelled" (it was queued), "requested" (its worker will stop it) or
+    // "absent"; the others answer whether they did it.
+    const done = result === true || result === "cancelled" || result === "requested";
     if (!(req.headers.get("accept") ?? "").includes("text/html") && !form.has("next")) {
-      return jsonResponse({ id, action: verb, done }, done ? 200 : 404);
+      return jsonResponse({ id, action: verb, done, result }, done ? 200 : 404);
     }
     const notice = !done
       ? "gone"
@@ -316,6 +319,8 @@ export function dashboard(client: Client, options: DashboardOptions = {}): Dashb
       ? "retried"
       : verb === "delete"
       ? "deleted"
+      : result === "requested"
+      ? "cancel-requested"
       : "cancelled";
     // A deleted job's page is gone: go to the failed list instead.
     const next = form.get("next") ?? "";

@@ -31,7 +31,10 @@ export interface PageContext {
 export const NOTICES: Record<string, { text: string; error?: boolean }> = {
   retried: { text: "Job moved back to its queue: it runs when due." },
   deleted: { text: "Job deleted." },
-  cancelled: { text: "Job cancelled." },
+  cancelled: { text: "Job cancelled: it is among the failed jobs, reason cancelled." },
+  "cancel-requested": {
+    text: "Cancellation requested: the job's worker stops it within a few seconds.",
+  },
   "signed-in": { text: "Signed in: writes are enabled in this browser." },
   "signed-out": { text: "Signed out." },
   gone: {

@@ -6,6 +6,9 @@
  */
 import type { Client } from "../client.ts";
 
+/** What cancelling answers: `"cancelled"` (was queued), `"requested"` (running), `"absent"`. */
+export type CancelOutcome = "cancelled" | "requested" | "absent" | boolean;
+
 /** The client as the dashboard uses it. */
 export type DashboardSource =
   & Pick<
@@ -13,8 +16,8 @@ export type DashboardSource =
     "pool" | "countJobs" | "listJobs" | "getJob" | "retryFailedJob" | "deleteFailedJob"
   >
   & {
-    /** Asks a running job's worker to stop it; false when it is not running. Optional. */
-    cancelJob?(id: string): Promise<boolean>;
+    /** Cancels a queued job, or asks a running job's worker to stop it. Optional. */
+    cancelJob?(id: string): Promise<CancelOutcome>;
   };
 
 export type { JobInfo as JobView, ListJobsOptions as JobFilter } from "../inspect.ts";
