@@ -75,6 +75,7 @@ export {
   rescheduleJobIn,
   UnknownJobTypeError,
 } from "./src/errors.ts";
+export { type CronJob, CronScheduler, type CronSchedulerOptions } from "./src/cron.ts";
 export { randomStringId } from "./src/id.ts";
 export {
   defineJob,

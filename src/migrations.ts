@@ -27,4 +27,10 @@ export const migrations: readonly Migration[] = [
     sql: "-- gue:no-transaction\n-- Ours: at most one job per unique key in gue_jobs (a job's key is free again once it is done or\n-- dead-lettered). Partial, so rows without a key (all of Go gue's) cost nothing. Built\n-- CONCURRENTLY so a live gue_jobs keeps taking writes while it builds.\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_gue_jobs_unique_key\n  ON gue_jobs (unique_key) WHERE unique_key IS NOT NULL;\n",
     transaction: false,
   },
+  {
+    version: 5,
+    name: "005_cron.sql",
+    sql: "-- Ours: the last tick each periodic job (cron) was claimed for. A scheduler enqueues a tick's job\n-- in the transaction that moves last_tick forward, so across any number of processes each tick\n-- is enqueued once, and a restart goes on from the last tick claimed.\nCREATE TABLE IF NOT EXISTS gue_cron\n(\n  name       TEXT        NOT NULL PRIMARY KEY,\n  last_tick  TIMESTAMPTZ NOT NULL,\n  updated_at TIMESTAMPTZ NOT NULL\n);\n",
+    transaction: true,
+  },
 ];

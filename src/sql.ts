@@ -476,3 +476,18 @@ stale AS (
     AND NOT EXISTS (SELECT FROM gue_jobs j WHERE j.job_id = c.job_id)
 )
 SELECT live FROM live`;
+
+// ---- Cron (ours) ----
+
+/** Records a periodic job, once: `$1` name, `$2` its first last_tick (the tick before start). */
+export const cronEnsure = `INSERT INTO gue_cron (name, last_tick, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (name) DO NOTHING`;
+
+/**
+ * Claims a tick of a periodic job, inside the transaction that enqueues its job: one row when
+ * this transaction took it, none when the tick (or a later one) is taken. Concurrent claimers
+ * wait on the row lock, then find it taken. `$1` name, `$2` tick, `$3` now.
+ */
+export const cronClaimTick = `UPDATE gue_cron SET last_tick = $2, updated_at = $3
+WHERE name = $1 AND last_tick < $2
+RETURNING name`;

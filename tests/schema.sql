@@ -3,7 +3,13 @@
 -- workers. Ours: gue_jobs.max_attempts and gue_jobs.unique_key (nullable: Go gue's statements
 -- never name them), idx_gue_jobs_priority (fast priority-first locking), idx_gue_jobs_unique_key
 -- (unique jobs), gue_failed_jobs (dead letters), gue_job_cancellations (cancel requests for
--- running jobs) and gue_migrations (applied versions).
+-- running jobs), gue_cron (the last tick of each periodic job) and gue_migrations (applied
+-- versions).
+CREATE TABLE public.gue_cron (
+    name text NOT NULL,
+    last_tick timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL
+);
 CREATE TABLE public.gue_failed_jobs (
     job_id text NOT NULL,
     priority smallint NOT NULL,
@@ -43,6 +49,8 @@ CREATE TABLE public.gue_migrations (
     name text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+ALTER TABLE ONLY public.gue_cron
+    ADD CONSTRAINT gue_cron_pkey PRIMARY KEY (name);
 ALTER TABLE ONLY public.gue_failed_jobs
     ADD CONSTRAINT gue_failed_jobs_pkey PRIMARY KEY (job_id);
 ALTER TABLE ONLY public.gue_job_cancellations
