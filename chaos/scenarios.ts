@@ -135,7 +135,8 @@ export const scenarios: Scenario[] = [
     what: "SIGTERM a worker process mid-job; it must exit within the bound",
     processes: 3,
     poolSize: 4,
-    args: () => ({ ms: 50 }),
+    // Long enough to be caught mid-job, short enough that 12 workers outrun the feed.
+    args: () => ({ ms: 25 }),
     faults: [3, 12],
     async fault({ fleet }) {
       const victim = pickLive(fleet);
