@@ -65,12 +65,14 @@ export interface Recovery {
  * @param faults When each fault ended (ms since the epoch; for a restart: when the server
  *   accepted connections again).
  * @param slots The worker slots alive at the end: pid and worker index, with the process's start.
+ *   A slot answers for the faults after its process started, and for the last one before (the
+ *   fault its process may have replaced a victim of); older faults are not its to recover from.
  * @returns The worst recovery time and the number of slots that never recovered.
  */
 export async function recovery(
   db: pg.Pool,
   faults: number[],
-  slots: { pid: number; index: number }[],
+  slots: { pid: number; index: number; startedAt: number }[],
 ): Promise<Recovery> {
   if (faults.length === 0 || slots.length === 0) return { worstMs: null, stuck: 0 };
   const { rows } = await db.query<{ pid: number; worker_index: number; at: Date }>(
@@ -87,7 +89,9 @@ export async function recovery(
   let stuck = 0;
   faults.forEach((fault, i) => {
     const last = i === faults.length - 1;
-    for (const { pid, index } of slots) {
+    const following = faults[i + 1] ?? Infinity;
+    for (const { pid, index, startedAt } of slots) {
+      if (following <= startedAt) continue;
       const next = bySlot.get(`${pid}/${index}`)?.find((t) => t >= fault);
       if (next === undefined) {
         if (last) stuck++;

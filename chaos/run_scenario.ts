@@ -193,7 +193,11 @@ export async function runScenario(
     await supervisor;
 
     const slots = fleet.live().flatMap((p) =>
-      Array.from({ length: scenario.poolSize }, (_, index) => ({ pid: p.pid, index }))
+      Array.from({ length: scenario.poolSize }, (_, index) => ({
+        pid: p.pid,
+        index,
+        startedAt: p.startedAt,
+      }))
     );
     const rec = await recovery(db, faultEnds, slots);
     await fleet.stopAll();
