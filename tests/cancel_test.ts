@@ -39,7 +39,10 @@ describe("cancelJob()", () => {
 
   test("a running job's signal aborts with JobCancelledError; it ends cancelled, not retried", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const client = new Client(t.pool, { cancelPollInterval: 50, logger: quiet });
     const job = await client.enqueue({ type: "Long", queue: "c2", maxAttempts: 10 });
     let started = false;
@@ -78,7 +81,10 @@ describe("cancelJob()", () => {
 
   test("a handler that ignores the signal and returns still ends cancelled", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const client = new Client(t.pool, { cancelPollInterval: 50, logger: quiet });
     const job = await client.enqueue({ type: "Stubborn", queue: "c3" });
     let started = false;
@@ -106,7 +112,10 @@ describe("cancelJob()", () => {
 
   test("with cancelPollInterval 0, running jobs ignore cancelJob", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const client = new Client(t.pool, { cancelPollInterval: 0, logger: quiet });
     const job = await client.enqueue({ type: "Short", queue: "c4" });
     let started = false;

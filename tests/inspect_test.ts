@@ -42,7 +42,10 @@ describe("countJobs()", () => {
 
   test("a job locked by a worker's open transaction counts as running, and not failing", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const job = await t.client.enqueue({ type: "T", queue: "r" });
     await t.sql`UPDATE gue_jobs SET error_count = 1 WHERE job_id = ${job.id}`;
     const locked = await t.client.lockJob("r");
@@ -163,7 +166,10 @@ describe("listJobs()", () => {
 
   test("lists running jobs without waiting for their locks", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const a = await t.client.enqueue({ type: "T", queue: "q" });
     const b = await t.client.enqueue({ type: "T", queue: "q" });
     const locked = await t.client.lockJob("q");
@@ -209,7 +215,10 @@ describe("waitUntilDrained()", () => {
 
   test("waits for a running job's commit", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     await t.client.enqueue({ type: "T", queue: "d" });
     const locked = await t.client.lockJob("d");
     assert.ok(locked);

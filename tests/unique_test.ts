@@ -78,7 +78,10 @@ describe("unique jobs", () => {
 
   test("in enqueueTx: a rolled-back insert frees the key; a waiting producer then takes it", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const tx = await t.pool.begin();
     const mine = await t.client.enqueueTx({ type: "T", uniqueKey: "tx" }, tx);
     assert.equal(mine.inserted, true);
@@ -96,7 +99,10 @@ describe("unique jobs", () => {
 
   test("in enqueueTx: a committed insert holds the key for the waiting producer", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const tx = await t.pool.begin();
     const mine = await t.client.enqueueTx({ type: "T", uniqueKey: "tx2" }, tx);
     const other = t.client.enqueue({ type: "T", uniqueKey: "tx2" });
@@ -109,7 +115,10 @@ describe("unique jobs", () => {
 
   test("parallel producers on separate pools racing on the same keys: one job per key", async (tt) => {
     const why = concurrent();
-    if (why) return tt.skip(why);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
     const producers = 4;
     const keys = 150;
     const pools = await Promise.all(
