@@ -9,6 +9,7 @@ import {
   rescheduleJobIn,
   Worker,
 } from "../mod.ts";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { startFixture, waitForExit } from "./fixtures/child.ts";
 import { adapterUnderTest, useTestDatabase, waitFor } from "./_db.ts";
 
@@ -118,6 +119,45 @@ describe("maxAttempts", () => {
       () => new Client(t.pool, { onDiscard: "keep" }),
       /onDiscard must be "deadLetter" or "delete", got "keep"/,
     );
+  });
+});
+
+/** A reader the test collects from by hand. */
+class TestReader extends MetricReader {
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe("telemetry of dead letters", () => {
+  test("gue_worker_jobs_failed counts a committed move, by job type and reason", async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    try {
+      const meter = meterProvider.getMeter("gue-test");
+      const retried = await t.client.enqueue({ type: "T", queue: "m", maxAttempts: 2 });
+      await t.client.enqueue({ type: "T", queue: "m", maxAttempts: 1 });
+      const worker = new Worker(t.client, {
+        T: () => {
+          throw new Error("boom");
+        },
+      }, { queue: "m", logger: quiet, meter });
+      assert.equal(await worker.workOne(), true);
+      assert.equal(await worker.workOne(), true);
+      assert.equal((await live(retried.id))?.error_count, 1, "one retried, not counted");
+      const { resourceMetrics } = await reader.collect();
+      const failed = resourceMetrics.scopeMetrics.flatMap((m) => m.metrics)
+        .find((m) => m.descriptor.name === "gue_worker_jobs_failed");
+      assert.deepEqual(
+        failed?.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value })),
+        [{ attributes: { "job-type": "T", "fail-reason": "exhausted" }, value: 1 }],
+      );
+    } finally {
+      await meterProvider.shutdown();
+    }
   });
 });
 
