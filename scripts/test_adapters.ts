@@ -84,7 +84,7 @@ function countsOf(output: string): string {
   // Deno: "ok | 12 passed (35 steps) | 0 failed | 1 ignored": a describe() is a test, its
   // tests are steps. Shown as Deno prints it.
   const denoLine = text.split("\n").findLast((l) => /^(ok|FAILED) \| /.test(l));
-  if (denoLine) return denoLine.replace(/\s*\([0-9.]+m?s\)\s*$/, "").trim();
+  if (denoLine) return denoLine.replace(/\s*\((?:\d+m)?[\d.]+m?s\)\s*$/, "").trim();
   // Bun: " 35 pass", " 1 skip", " 0 fail" on lines of their own.
   const bun = (word: string) =>
     Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(text)?.[1] ?? 0);
