@@ -238,6 +238,22 @@ describe("gue against a database", () => {
     assert.deepEqual(rows.map((r) => r.job_id), [job.id]);
   });
 
+  test("enqueue --unique-key enqueues once while the key is held; --max-attempts is stored", async () => {
+    await sql`TRUNCATE gue_jobs, gue_failed_jobs`;
+    const args = ["enqueue", "Report", "--unique-key", "report-7", "--max-attempts", "3"];
+    const first = await gue(args, { databaseUrl: db.url });
+    assert.equal(first.code, 0, first.stderr);
+    const id = first.stdout.trim();
+    const second = await gue([...args, "--json"], { databaseUrl: db.url });
+    assert.equal(second.code, 0, second.stderr);
+    const held = JSON.parse(second.stdout);
+    assert.equal(held.id, id);
+    assert.equal(held.inserted, false);
+    assert.match(second.stderr, new RegExp(`job ${id} already holds unique key "report-7"`));
+    const rows = await sql`SELECT job_id, max_attempts, unique_key FROM gue_jobs`;
+    assert.deepEqual([...rows], [{ job_id: id, max_attempts: 3, unique_key: "report-7" }]);
+  });
+
   test("enqueue with bad args, priority or run-at exits 2 and enqueues nothing", async () => {
     await sql`TRUNCATE gue_jobs`;
     const cases: [string[], RegExp][] = [
@@ -247,6 +263,7 @@ describe("gue against a database", () => {
         /--priority must be an integer from -32768 to 32767, got "40000"/,
       ],
       [["enqueue", "X", "--priority", "1.5"], /--priority must be an integer/],
+      [["enqueue", "X", "--max-attempts", "0"], /--max-attempts must be an integer from 1/],
       [
         ["enqueue", "X", "--run-at", "tomorrow"],
         /--run-at must be an ISO 8601 time .* got "tomorrow"/,

@@ -18,10 +18,12 @@ export const enqueueCommand: Command = {
   description: `
 Enqueues one job of <type>. [json-args] is the job's args as JSON text (quote it for the shell),
 or "-" to read them from standard input; without it the job has no args. Prints the new job's id,
-or the stored job as JSON with --json.
+or the stored job as JSON with --json. With --unique-key, when a queued or running job already
+holds the key nothing is enqueued: its id is printed and standard error says so ("inserted":
+false with --json); the exit code is 0 either way.
 
   gue enqueue SendEmail '{"to":"a@example.com"}' --queue emails
-  gue enqueue Report --run-at +1h --priority -100
+  gue enqueue Report --run-at +1h --priority=-100 --unique-key report-2030-01
   echo '{"id":42}' | gue enqueue Reindex - --json
 
 Exit codes: 0 enqueued, 1 the database failed, 2 bad arguments (nothing enqueued).`,
@@ -43,6 +45,16 @@ Exit codes: 0 enqueued, 1 the database failed, 2 bad arguments (nothing enqueued
       value: "TIME",
       help: "when to run it: ISO 8601 (2030-01-01T09:00:00Z) or a delay (+30s, 5m, 1h30m)",
     },
+    "max-attempts": {
+      type: "string",
+      value: "N",
+      help: "attempts in all before it moves to the failed jobs (default: retried forever)",
+    },
+    "unique-key": {
+      type: "string",
+      value: "KEY",
+      help: "enqueue nothing while a queued or running job holds KEY (prints that job's id)",
+    },
     json: { type: "boolean", help: "print the stored job as JSON instead of its id" },
   },
   positionals: { min: 1, max: 2, names: "<type>" },
@@ -54,6 +66,13 @@ Exit codes: 0 enqueued, 1 the database failed, 2 bad arguments (nothing enqueued
     if (queue !== undefined) job.queue = queue;
     const priority = integerOption(values, "priority", "enqueue", { min: -32768, max: 32767 });
     if (priority !== undefined) job.priority = priority;
+    const maxAttempts = integerOption(values, "max-attempts", "enqueue", {
+      min: 1,
+      max: 2147483647,
+    });
+    if (maxAttempts !== undefined) job.maxAttempts = maxAttempts;
+    const uniqueKey = stringOption(values, "unique-key");
+    if (uniqueKey !== undefined) job.uniqueKey = uniqueKey;
     const runAtText = stringOption(values, "run-at");
     if (runAtText !== undefined) {
       const runAt = parseRunAt(runAtText);
@@ -80,6 +99,9 @@ Exit codes: 0 enqueued, 1 the database failed, 2 bad arguments (nothing enqueued
       }
     }
     const stored = await withConnection(values, io, "enqueue", ({ client }) => client.enqueue(job));
+    if (!stored.inserted) {
+      io.err(`gue enqueue: job ${stored.id} already holds unique key ${JSON.stringify(uniqueKey)}`);
+    }
     io.out(flag(values, "json") ? JSON.stringify(jobJson(stored)) : stored.id);
     return ExitCode.Ok;
   },
