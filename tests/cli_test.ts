@@ -10,6 +10,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { Client } from "../src/client.ts";
+import { WorkerPool } from "../src/pool.ts";
 import { postgresjs } from "../src/adapters/postgresjs.ts";
 import { noopLogger } from "../src/logger.ts";
 import { createTestDatabase, type TestDatabase } from "./_db.ts";
@@ -549,6 +550,59 @@ describe("gue against a database", () => {
     } finally {
       await held.done();
     }
+  });
+
+  test("cancel --wait returns once the running job's worker has stopped it", async () => {
+    await sql`TRUNCATE gue_jobs, gue_failed_jobs`;
+    const workerClient = new Client(postgresjs(sql), {
+      logger: noopLogger,
+      cancelPollInterval: 100,
+    });
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const stop = new AbortController();
+    const pool = new WorkerPool(
+      workerClient,
+      {
+        Slow: (_job, ctx) => {
+          started();
+          // Runs until cancelled.
+          return new Promise((_, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))
+          );
+        },
+      },
+      1,
+      { queue: "slow", pollInterval: 50, logger: noopLogger },
+    );
+    const workers = pool.run(stop.signal);
+    try {
+      const job = await client.enqueue({ type: "Slow", queue: "slow" });
+      await running;
+      const run = await gue(["cancel", job.id, "--wait", "--timeout", "30"], {
+        databaseUrl: db.url,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, `cancelled ${job.id}\n`);
+      const info = await client.getJob(job.id);
+      assert.equal(info?.state, "failed");
+      assert.equal(info?.failReason, "cancelled");
+    } finally {
+      stop.abort();
+      await workers;
+    }
+  });
+
+  test("show prints args that are not JSON as text, and binary args as base64", async () => {
+    await sql`TRUNCATE gue_jobs, gue_failed_jobs`;
+    const [text, binary] = await client.enqueueBatch([
+      { type: "T", args: new TextEncoder().encode("plain <b>text</b>") },
+      { type: "T", args: new Uint8Array([0xff, 0x00, 0x80]) },
+    ]);
+    const t = await gue(["show", text.id, "--json"], { databaseUrl: db.url });
+    assert.deepEqual(JSON.parse(t.stdout).args, { text: "plain <b>text</b>" });
+    const b = await gue(["show", binary.id, "--json"], { databaseUrl: db.url });
+    assert.deepEqual(JSON.parse(b.stdout).args, { base64: "/wCA" });
   });
 
   test("dashboard serves the web dashboard until SIGTERM, then exits 0", async () => {

@@ -7,19 +7,34 @@
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Base64 of any size (spreading a large array into one call would overflow the stack). */
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
 /**
  * The job's args for display: the JSON value when the bytes are UTF-8 JSON, `null` when empty,
- * else `{ base64: "…" }`.
+ * `{ text: "…" }` for other UTF-8 text, `{ base64: "…" }` for binary.
  *
  * @param args The stored bytes.
  * @returns A JSON-serialisable value.
  */
 export function argsValue(args: Uint8Array): unknown {
   if (args.length === 0) return null;
+  let text: string;
   try {
-    return JSON.parse(decoder.decode(args));
+    text = decoder.decode(args);
   } catch {
-    return { base64: btoa(String.fromCharCode(...args)) };
+    return { base64: base64(args) };
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { text };
   }
 }
 
@@ -36,7 +51,7 @@ export function jobJson(job: object): Record<string, unknown> {
     if (typeof value === "function") continue;
     if (value instanceof Date) out[key] = value.toISOString();
     else if (value instanceof Uint8Array) {
-      out[key] = key === "args" ? argsValue(value) : btoa(String.fromCharCode(...value));
+      out[key] = key === "args" ? argsValue(value) : base64(value);
     } else out[key] = value;
   }
   return out;

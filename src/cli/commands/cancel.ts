@@ -3,9 +3,16 @@
  *
  * @module
  */
-import { type Command, jobIdArgument, noSuchJob, wrongState } from "../command.ts";
+import {
+  type Command,
+  flag,
+  integerOption,
+  jobIdArgument,
+  noSuchJob,
+  wrongState,
+} from "../command.ts";
 import { withConnection } from "../connect.ts";
-import { ExitCode } from "../exit_codes.ts";
+import { CliError, ExitCode } from "../exit_codes.ts";
 
 /** `gue cancel`. */
 export const cancelCommand: Command = {
@@ -17,14 +24,25 @@ Cancels a job. A queued one moves to the failed jobs at once, with reason "cance
 runs ("cancelled <id>"). A running one gets a cancellation request: its worker aborts the
 handler's signal shortly after, rolls back what the handler wrote in the job's transaction, and
 moves it to the failed jobs as cancelled, not retried ("cancellation requested for running job
-<id>"). Look at it afterwards with gue show <id>.
+<id>"). With --wait, gue waits until the running job has ended as cancelled (or finished before
+the request was seen) and prints "cancelled <id>" (or "finished <id> before it was cancelled").
 
-Exit codes: 0 cancelled or requested, 1 the database failed, 2 bad arguments, 3 no job with that
-id (it finished, was deleted, or never existed), 4 the job has already failed.`,
-  options: {},
+Exit codes: 0 cancelled or requested, 1 the database failed (or --wait timed out), 2 bad
+arguments, 3 no job with that id (it finished, was deleted, or never existed), 4 the job has
+already failed.`,
+  options: {
+    wait: { type: "boolean", help: "for a running job: wait until it has stopped" },
+    timeout: {
+      type: "string",
+      value: "SECONDS",
+      help: "with --wait: give up after SECONDS, exit 1 (default: 60)",
+    },
+  },
   positionals: { min: 1, max: 1, names: "<id>" },
   async run({ values, positionals, io }) {
     const id = jobIdArgument(positionals[0], "cancel");
+    const wait = flag(values, "wait");
+    const timeout = integerOption(values, "timeout", "cancel", { min: 1, max: 86_400 }) ?? 60;
     return await withConnection(values, io, "cancel", async ({ client }) => {
       const result = await client.cancelJob(id);
       if (result === "cancelled") {
@@ -32,8 +50,28 @@ id (it finished, was deleted, or never existed), 4 the job has already failed.`,
         return ExitCode.Ok;
       }
       if (result === "requested") {
-        io.out(`cancellation requested for running job ${id}`);
-        return ExitCode.Ok;
+        if (!wait) {
+          io.out(`cancellation requested for running job ${id}`);
+          return ExitCode.Ok;
+        }
+        const deadline = Date.now() + timeout * 1000;
+        while (Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+          const job = await client.getJob(id);
+          if (job === null) {
+            io.out(`finished ${id} before it was cancelled`);
+            return ExitCode.Ok;
+          }
+          if (job.state === "failed") {
+            io.out(`cancelled ${id}`);
+            return ExitCode.Ok;
+          }
+        }
+        throw new CliError(
+          `job ${id} is still running ${timeout} s after the cancellation request: its worker ` +
+            "may not look for cancellations (cancelPollInterval), or its handler ignores ctx.signal",
+          ExitCode.Failure,
+        );
       }
       const job = await client.getJob(id);
       if (job === null) throw noSuchJob(id);
