@@ -449,7 +449,9 @@ describe("gue against a database", () => {
     assert.match(run.stdout, /^args:\n {2}\{\n {4}"n": 1\n {2}\}$/m);
     assert.match(run.stdout, /^last error:\n {2}.*boom: the mail server said no/m);
 
-    const json = await gue(["show", id, "--json"], { databaseUrl: db.url });
+    // Options of every command may come before the command's name.
+    const json = await gue(["--database-url", db.url, "show", id, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
     const job = JSON.parse(json.stdout);
     assert.equal(job.state, "failed");
     assert.deepEqual(job.args, { n: 1 });
