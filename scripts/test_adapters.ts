@@ -38,12 +38,35 @@ import { VENDORED_JSR, writeVendoredImportMap } from "./vendored_import_map.ts";
 /** Test files that exercise adapters directly rather than the core through one adapter. */
 const ADAPTER_TESTS = new Set(["adapter_conformance_test.ts", "pglite_adapter_test.ts"]);
 
+/**
+ * Test files whose outcome does not depend on the adapter under test: pure functions, the
+ * manifest, the launcher, the postgres.js patch, and programs run as subprocesses (examples, the
+ * README, the CLI, the dashboard) that open their own postgres.js pool. `deno task test` and
+ * `bun run test` run them once; running them again per adapter would only cost CI time.
+ */
+const ADAPTER_INDEPENDENT_TESTS = new Set([
+  "backoff_test.ts",
+  "bench_test.ts",
+  "cli_test.ts",
+  "dashboard_browser_test.ts",
+  "dashboard_test.ts",
+  "errors_test.ts",
+  "examples_test.ts",
+  "id_test.ts",
+  "local_postgres_test.ts",
+  "manifest_test.ts",
+  "patch_postgres_test.ts",
+  "postgresjs_guard_test.ts",
+  "readme_test.ts",
+]);
+
 const isBun = "Bun" in globalThis;
 
 function coreTestFiles(): string[] {
   const dir = new URL("../tests/", import.meta.url);
   return readdirSync(dir)
     .filter((f) => f.endsWith("_test.ts") && !ADAPTER_TESTS.has(f))
+    .filter((f) => !ADAPTER_INDEPENDENT_TESTS.has(f))
     .sort()
     .map((f) => `./tests/${f}`);
 }
