@@ -58,7 +58,15 @@
  */
 import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
 // Re-exported so this entry point documents the types its functions take and return.
-export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
+export type {
+  AdapterCapabilities,
+  ConnPool,
+  ListenConnection,
+  PipelinedTx,
+  Queryable,
+  QueryResult,
+  Tx,
+} from "../adapter.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
 /** What `queryObject` resolves to. */
