@@ -42,9 +42,23 @@
  *
  * @module
  */
-import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import type {
+  AdapterCapabilities,
+  ConnPool,
+  ListenConnection,
+  QueryResult,
+  Tx,
+} from "../adapter.ts";
+import { type BunSqlListenPool, listenBunSql } from "./_listen_bun_sql.ts";
 // Re-exported so this entry point documents the types its functions take and return.
-export type { AdapterCapabilities, ConnPool, Queryable, QueryResult, Tx } from "../adapter.ts";
+export type {
+  AdapterCapabilities,
+  ConnPool,
+  ListenConnection,
+  Queryable,
+  QueryResult,
+  Tx,
+} from "../adapter.ts";
 import { commitRolledBack } from "./_commit_rolled_back.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
 
@@ -167,12 +181,14 @@ class ReservedTx implements BunSqlTx {
 
 class BunSqlConnPool implements ConnPool {
   readonly name = "bunSql";
-  readonly capabilities = { concurrentTransactions: true };
+  readonly capabilities: AdapterCapabilities;
   readonly #sql: BunSqlPool;
   #closed?: Promise<void>;
 
   constructor(sql: BunSqlPool) {
     this.#sql = sql;
+    const canListen = typeof (sql as Partial<BunSqlListenPool>).listen === "function";
+    this.capabilities = { concurrentTransactions: true, listen: canListen };
   }
 
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -190,6 +206,12 @@ class BunSqlConnPool implements ConnPool {
       throw err;
     }
     return new ReservedTx(reserved);
+  }
+
+  /** Opens a LISTEN connection of its own; see {@linkcode ConnPool.listen}. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<ListenConnection> {
+    // Bun.SQL reconnects its listening connection by itself and never reports the loss.
+    return listenBunSql(this.#sql as unknown as BunSqlListenPool, channel, onNotify);
   }
 
   close(): Promise<void> {

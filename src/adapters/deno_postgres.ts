@@ -310,7 +310,8 @@ class ClientTx implements DenoPostgresTx {
  */
 class DenoPostgresConnPool implements ConnPool {
   readonly name = "denoPostgres";
-  readonly capabilities = { concurrentTransactions: true };
+  // No LISTEN: deno-postgres cannot receive notifications (denodrivers/postgres#39).
+  readonly capabilities = { concurrentTransactions: true, listen: false };
   readonly #pool: DenoPostgresPool;
   #closed?: Promise<void>;
   /** The driver's pool size, once it has initialised. */

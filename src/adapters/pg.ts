@@ -36,7 +36,14 @@
  *
  * @module
  */
-import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import type {
+  AdapterCapabilities,
+  ConnPool,
+  ListenConnection,
+  QueryResult,
+  Tx,
+} from "../adapter.ts";
+import { listenPg, type PgListenPool } from "./_listen_pg.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type {
   AdapterCapabilities,
@@ -190,12 +197,15 @@ class PoolClientTx implements PgTx {
 
 class PgConnPool implements ConnPool {
   readonly name = "pg";
-  readonly capabilities = { concurrentTransactions: true };
+  readonly capabilities: AdapterCapabilities;
   readonly #pool: PgPool;
   #closed?: Promise<void>;
 
   constructor(pool: PgPool) {
     this.#pool = pool;
+    // LISTEN needs a client made like the pool's own (pg.Pool keeps its class in `Client`).
+    const canListen = typeof (pool as unknown as PgListenPool).Client === "function";
+    this.capabilities = { concurrentTransactions: true, listen: canListen };
   }
 
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -212,6 +222,15 @@ class PgConnPool implements ConnPool {
       throw err;
     }
     return tx;
+  }
+
+  /** Opens a LISTEN connection of its own; see {@linkcode ConnPool.listen}. */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onEnd: (err: unknown) => void,
+  ): Promise<ListenConnection> {
+    return listenPg(this.#pool as unknown as PgListenPool, channel, onNotify, onEnd);
   }
 
   close(): Promise<void> {

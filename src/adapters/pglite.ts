@@ -49,7 +49,14 @@
  *
  * @module
  */
-import type { ConnPool, QueryResult, Tx } from "../adapter.ts";
+import type {
+  AdapterCapabilities,
+  ConnPool,
+  ListenConnection,
+  QueryResult,
+  Tx,
+} from "../adapter.ts";
+import { listenPglite, type PgliteListenDb } from "./_listen_pglite.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type {
   AdapterCapabilities,
@@ -237,7 +244,7 @@ class CallbackTx implements PgliteTx {
 
 class PgliteConnPool implements ConnPool {
   readonly name = "pglite";
-  readonly capabilities = { concurrentTransactions: false };
+  readonly capabilities: AdapterCapabilities;
   readonly #db: PgliteDb;
   readonly #waitTimeout: number;
   readonly #turns = new Turns();
@@ -251,6 +258,8 @@ class PgliteConnPool implements ConnPool {
       throw new RangeError(`pglite(): waitTimeout must be a positive number, got ${waitTimeout}`);
     }
     this.#db = db;
+    const canListen = typeof (db as Partial<PgliteListenDb>).listen === "function";
+    this.capabilities = { concurrentTransactions: false, listen: canListen };
     this.#waitTimeout = waitTimeout;
   }
 
@@ -303,6 +312,12 @@ class PgliteConnPool implements ConnPool {
     if (!tx) throw new Error("pglite: the transaction ended before it began");
     this.#current = new CallbackTx(tx, end, done);
     return this.#current;
+  }
+
+  /** Opens a LISTEN connection of its own; see {@linkcode ConnPool.listen}. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<ListenConnection> {
+    // In-process: there is no connection to lose.
+    return listenPglite(this.#db as unknown as PgliteListenDb, channel, onNotify);
   }
 
   close(): Promise<void> {
