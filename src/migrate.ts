@@ -226,8 +226,9 @@ async function buildIndex(pool: ConnPool, index: string, statement: string): Pro
       if (state) await pool.query(migrationIndexDrop(state.name));
       await pool.query(statement);
     } catch (err) {
-      // Two callers that started the same build together: the server cancels one; look again.
-      if ((err as { code?: unknown })?.code !== DEADLOCK_DETECTED) throw err;
+      // Two callers that started the same build together: the server cancels one (a deadlock,
+      // or "tuple concurrently updated" when both touch the index's catalog row); look again.
+      if (!isBuildCollision(err)) throw err;
     }
   }
 }
@@ -239,3 +240,10 @@ interface IndexState {
 }
 
 const DEADLOCK_DETECTED = "40P01";
+
+/** Whether a failed index build lost a race with another caller's build of the same index. */
+function isBuildCollision(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  return code === DEADLOCK_DETECTED ||
+    (typeof message === "string" && message.includes("tuple concurrently updated"));
+}
