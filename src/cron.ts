@@ -152,6 +152,8 @@ export class CronScheduler {
   #running = false;
 
   /**
+   * Makes a scheduler; it enqueues nothing until `run()` is called.
+   *
    * @param client The client to enqueue with.
    * @param jobs The periodic jobs.
    * @param options Logger, tick callback.

@@ -31,6 +31,8 @@ export class DeadLetterError extends Error {
   readonly reason: FailReason;
 
   /**
+   * Makes an error that dead-letters its job with `reason`.
+   *
    * @param reason Why the job is dead-lettered.
    * @param message Stored as the job's last error.
    * @param options `cause`.
@@ -48,7 +50,11 @@ export class DeadLetterError extends Error {
  * the handler then throws or returns.
  */
 export class JobCancelledError extends DeadLetterError {
-  /** @param id The cancelled job's id. */
+  /**
+   * Makes the abort reason of a cancelled job's handler.
+   *
+   * @param id The cancelled job's id.
+   */
   constructor(id: string) {
     super("cancelled", `job ${id} was cancelled`);
     this.name = "JobCancelledError";
@@ -64,6 +70,8 @@ export class InvalidJobArgsError extends DeadLetterError {
   readonly issues: readonly unknown[];
 
   /**
+   * Makes the error of a job whose args failed validation.
+   *
    * @param type The job type.
    * @param message What was wrong.
    * @param issues The validator's issues.
