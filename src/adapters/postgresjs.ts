@@ -49,7 +49,6 @@ export type {
   Tx,
 } from "../adapter.ts";
 import { ForeignTx, type ForeignTxAdapter, unwrapNative } from "./_foreign_tx.ts";
-import { PipelinedTx, SessionPool } from "./_postgresjs_pipelined_tx.ts";
 
 /** A postgres.js handle that can run statements: a pool, a reserved connection or a transaction. */
 type AnySql = Sql<any> | ReservedSql<any> | TransactionSql<any>;
@@ -134,26 +133,12 @@ class BeginTx implements PostgresjsTx {
 
 class PostgresjsPool implements ConnPool {
   readonly name = "postgresjs";
-  readonly capabilities = { concurrentTransactions: true, listen: true, pipelining: true };
+  readonly capabilities = { concurrentTransactions: true, listen: true };
   readonly #sql: Sql;
-  readonly #sessions: SessionPool;
   #closed?: Promise<void>;
 
   constructor(sql: Sql) {
     this.#sql = sql;
-    this.#sessions = new SessionPool(sql);
-  }
-
-  /**
-   * A job's transaction: the lock sent with the transaction's start, so it costs one round trip
-   * (see `_postgresjs_pipelined_tx.ts`). `begin()` stays a plain `sql.begin()` for the rest.
-   */
-  async beginWith<R>(
-    text: string,
-    params?: unknown[],
-  ): Promise<{ tx: PipelinedTx; result: QueryResult<R> }> {
-    const { tx, result } = await PipelinedTx.open<R>(this.#sessions, native, text, params);
-    return { tx, result: result! };
   }
 
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -189,7 +174,7 @@ class PostgresjsPool implements ConnPool {
   close(): Promise<void> {
     // Bounded: after a backend was terminated, postgres.js 3.4 can wait forever for a connection
     // that will never answer (porsager/postgres#1199); past 5 s the connections are destroyed.
-    this.#closed ??= this.#sessions.close().then(() => this.#sql.end({ timeout: 5 }));
+    this.#closed ??= this.#sql.end({ timeout: 5 });
     return this.#closed;
   }
 }
