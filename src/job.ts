@@ -287,12 +287,6 @@ export class Job implements JobData {
     return this.#serial(async () => {
       if (this.#deleted) return;
       const tx = this.#open("job.delete()");
-      if (canCommitWith(tx)) {
-        // Sent with the COMMIT by done(), in one round trip: a failure shows there.
-        this.#deleted = true;
-        this.#last = [jobDelete, [this.id]];
-        return;
-      }
       try {
         await tx.query(jobDelete, [this.id]);
       } catch (err) {
@@ -370,9 +364,9 @@ export class Job implements JobData {
       } else if (runAt === null) {
         if (!this.#deleted) last = [jobDelete, [this.id]];
         this.#deleted = true;
-      } else if (this.#last === undefined) {
+      } else {
         last = [jobUpdateError, [errorCount, runAt, errorText(err), now, this.id]];
-      } // else delete() came first and its DELETE is still to be sent: the row goes either way.
+      }
       if (last !== undefined && canCommitWith(tx)) {
         // The UPDATE (or DELETE) and the COMMIT in one round trip.
         this.#last = last;
