@@ -214,7 +214,8 @@ describe("a @std/log-shaped logger", () => {
   test("is a Logger as it is: gue's messages arrive with the fields as the first argument", async () => {
     const std = new StdLogLikeLogger("gue");
     const logger: Logger = std; // compiles: no adapter needed
-    const client = new Client(t.pool, { logger, id: "c2" });
+    // listen: false, so the log is the same whether or not the adapter under test can LISTEN.
+    const client = new Client(t.pool, { logger, id: "c2", listen: false });
     await client.enqueue({ type: "Fails", queue: "std" });
     const worker = new Worker(client, {
       Fails: () => {
@@ -229,15 +230,27 @@ describe("a @std/log-shaped logger", () => {
     const seen = std.records.map((r) => [r.levelName, r.msg]);
     assert.deepEqual(seen, [
       ["DEBUG", "Tried to enqueue a job"],
+      ["ERROR", "Job failed"],
+      ["INFO", "Workers poll only: not listening for new jobs"],
       ["INFO", "Worker finished"],
     ]);
+    const id = (await t.sql`SELECT job_id FROM gue_jobs`)[0].job_id;
     assert.deepEqual(std.records[0].args, [{
       "client-id": "c2",
       error: undefined,
       queue: "std",
-      id: (await t.sql`SELECT job_id FROM gue_jobs`)[0].job_id,
+      id,
     }]);
-    assert.deepEqual(std.records[1].args, [{ "worker-id": "w2" }]);
+    const failed = std.records[1].args[0] as Record<string, unknown>;
+    assert.equal(failed["worker-id"], "w2");
+    assert.equal(failed["job-id"], id);
+    assert.equal(failed["job-type"], "Fails");
+    assert.match(String(failed.error), /nope/);
+    assert.deepEqual(std.records[2].args, [{
+      "client-id": "c2",
+      reason: "listening is off (listen: false)",
+    }]);
+    assert.deepEqual(std.records[3].args, [{ "worker-id": "w2" }]);
   });
 });
 
