@@ -38,6 +38,7 @@ export type {
   AdapterCapabilities,
   ConnPool,
   ListenConnection,
+  PipelinedTx,
   Queryable,
   QueryResult,
   Tx,

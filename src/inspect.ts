@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { JobData } from "./job.ts";
 import type { JobInfoRow, JobListShape } from "./sql.ts";
 
 /** A job's state. A job is in exactly one. */
@@ -27,26 +28,11 @@ export type JobStateFilter = JobState | "failing";
  */
 export type FailReason = "exhausted" | "discarded" | "cancelled" | "invalid";
 
-/** A job as stored, with its state: what {@linkcode Client.getJob} and `listJobs` give. */
-export interface JobInfo {
-  /** ULID. */
-  readonly id: string;
-  /** The queue; `""` is the default queue. */
-  readonly queue: string;
-  /** Lower runs first. */
-  readonly priority: number;
-  /** When it runs (next); for a failed job, when it was last due. */
-  readonly runAt: Date;
-  /** The handler's key. */
-  readonly type: string;
-  /** The payload bytes; `json()` decodes them. */
-  readonly args: Uint8Array;
-  /** Failures so far. */
-  readonly errorCount: number;
-  /** The last failure's text, or `null`. */
-  readonly lastError: string | null;
-  /** When it was enqueued. */
-  readonly createdAt: Date;
+/**
+ * A job as stored, with its state: what {@linkcode Client.getJob} and `listJobs` give. For a
+ * failed job, `runAt` is when it was last due.
+ */
+export interface JobInfo extends JobData {
   /** When it last changed (enqueued, failed, moved). */
   readonly updatedAt: Date;
   /** Attempts allowed in all, or `null` for retrying forever (gue's behaviour). */
