@@ -320,15 +320,17 @@ function prepareJob(
  * Enqueues and locks jobs on one connection pool.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import postgres from "postgres";
  * import { Client } from "@gue/gue";
  * import { postgresjs } from "@gue/gue/adapters/postgresjs";
  *
- * const client = new Client(postgresjs(postgres(Deno.env.get("DATABASE_URL")!)));
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
  * await client.migrate();
  * const job = await client.enqueue({ type: "SendEmail", queue: "emails", args: { to: "a@b.c" } });
  * console.log(job.id); // 01J… (a ULID)
+ * await sql.end();
  * ```
  */
 export class Client {
@@ -554,10 +556,17 @@ export class Client {
    * @throws {DatabaseError} When the query fails.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
    * for (const c of await client.countJobs()) {
    *   console.log(`${c.queue || "(default)"}: ${c.ready} ready, ${c.running} running, ${c.failed} failed`);
    * }
+   * await sql.end();
    * ```
    */
   async countJobs(): Promise<QueueCount[]> {
@@ -592,13 +601,20 @@ export class Client {
    * @throws {TypeError | RangeError} For a bad option. {DatabaseError} When the query fails.
    *
    * @example Every failed job of a queue
-   * ```ts ignore
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
    * let after: string | null = null;
    * do {
    *   const page = await client.listJobs({ queue: "emails", state: "failed", after });
    *   for (const job of page.jobs) console.log(job.id, job.failReason, job.lastError);
    *   after = page.next;
    * } while (after !== null);
+   * await sql.end();
    * ```
    */
   async listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
@@ -626,9 +642,17 @@ export class Client {
    * @throws {DatabaseError} When the query fails.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
+   * const { id } = await client.enqueue({ type: "Report" });
    * const job = await client.getJob(id);
    * console.log(job?.state); // "ready" | "scheduled" | "running" | "failed", or undefined
+   * await sql.end();
    * ```
    */
   async getJob(id: string): Promise<JobInfo | null> {
@@ -653,9 +677,17 @@ export class Client {
    * @throws {DatabaseError} When a query fails.
    *
    * @example
-   * ```ts ignore
-   * await client.enqueueBatch(jobs);
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
+   * const jobs = ["a.csv", "b.csv"].map((file) => ({ type: "Import", queue: "imports", args: { file } }));
+   * await client.enqueueBatch(jobs); // a WorkerPool on "imports" elsewhere works them
    * await client.waitUntilDrained("imports", { signal: AbortSignal.timeout(60_000) });
+   * await sql.end();
    * ```
    */
   async waitUntilDrained(queue: string, options: WaitUntilDrainedOptions = {}): Promise<void> {
@@ -702,9 +734,16 @@ export class Client {
    * @throws {DatabaseError} When a query fails.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
    * const job = await client.enqueue({ type: "Export", args: { report: 7 } });
    * console.log(await client.cancelJob(job.id)); // "cancelled"
+   * await sql.end();
    * ```
    */
   async cancelJob(id: string): Promise<CancelResult> {
@@ -792,8 +831,15 @@ export class Client {
    * @throws {DatabaseError} When the delete fails.
    *
    * @example Keep failures for 7 days
-   * ```ts ignore
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
    * await client.pruneFailedJobs(7 * 24 * 3600_000);
+   * await sql.end();
    * ```
    */
   async pruneFailedJobs(olderThan: number | Date): Promise<number> {

@@ -125,8 +125,14 @@ export class DiscardJobError extends Error {
  * @returns The error to throw.
  *
  * @example Give up after five tries
- * ```ts ignore
- * if (job.errorCount >= 5) throw discardJob("too many errors");
+ * ```ts
+ * import { discardJob, type Job } from "@gue/gue";
+ *
+ * const workMap = {
+ *   Import: (job: Job) => {
+ *     if (job.errorCount >= 5) throw discardJob("too many errors");
+ *   },
+ * };
  * ```
  */
 export function discardJob(reason: string): DiscardJobError {
@@ -143,8 +149,14 @@ export function discardJob(reason: string): DiscardJobError {
  * @returns The error to throw.
  *
  * @example
- * ```ts ignore
- * throw rescheduleJobAt(new Date("2030-01-01T00:00:00Z"), "wait for the new year");
+ * ```ts
+ * import { rescheduleJobAt } from "@gue/gue";
+ *
+ * const workMap = {
+ *   NewYear: () => {
+ *     throw rescheduleJobAt(new Date("2030-01-01T00:00:00Z"), "wait for the new year");
+ *   },
+ * };
  * ```
  */
 export function rescheduleJobAt(at: Date, reason: string): RescheduleJobError {
@@ -167,8 +179,14 @@ export function rescheduleJobAt(at: Date, reason: string): RescheduleJobError {
  * @returns The error to throw.
  *
  * @example
- * ```ts ignore
- * throw rescheduleJobIn(10_000, "rate limited"); // last_error: rescheduling job in "10s" because "rate limited"
+ * ```ts
+ * import { rescheduleJobIn } from "@gue/gue";
+ *
+ * const workMap = {
+ *   CallApi: () => {
+ *     throw rescheduleJobIn(10_000, "rate limited"); // last_error: rescheduling job in "10s" because "rate limited"
+ *   },
+ * };
  * ```
  */
 export function rescheduleJobIn(ms: number, reason: string): RescheduleJobError {
@@ -254,8 +272,14 @@ const SERVER_FIELDS = [
  * shows the library call that failed (driver errors are raised from socket callbacks).
  *
  * @example Tell a duplicate id apart
- * ```ts ignore
- * import { DatabaseError } from "@gue/gue";
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client, DatabaseError } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
+ * const id = "report-2026-12";
  *
  * try {
  *   await client.enqueueWithId({ type: "Report" }, id);
@@ -263,6 +287,7 @@ const SERVER_FIELDS = [
  *   if (err instanceof DatabaseError && err.code === "23505") console.log("already enqueued");
  *   else throw err;
  * }
+ * await sql.end();
  * ```
  */
 export class DatabaseError extends Error {

@@ -93,7 +93,18 @@ type Ended = "committed" | "rolled back" | "ended by a failed commit";
  * `error` and `done` reject with a `DatabaseError`, as the client's methods do.
  *
  * @example Lock and finish a job by hand
- * ```ts ignore
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
+ *
+ * async function send(email: { to: string }): Promise<void> {
+ *   console.log(`sending to ${email.to}`);
+ * }
+ *
  * const job = await client.lockJob("emails");
  * if (job) {
  *   try {
@@ -105,6 +116,7 @@ type Ended = "committed" | "rolled back" | "ended by a failed commit";
  *     await job.done();    // commits; a no-op after error()
  *   }
  * }
+ * await sql.end();
  * ```
  */
 export class Job implements JobData {
@@ -177,7 +189,9 @@ export class Job implements JobData {
    * @throws {SyntaxError} When the args are not JSON (for example bytes enqueued as a `Uint8Array`).
    *
    * @example Optional args
-   * ```ts ignore
+   * ```ts
+   * import type { Job } from "@gue/gue";
+   *
    * const workMap = {
    *   Report: (job: Job) => {
    *     const opts = job.json<{ day?: string } | undefined>() ?? {};
@@ -209,7 +223,8 @@ export class Job implements JobData {
    * @throws {Error} When the job is already done: its transaction is committed or rolled back.
    *
    * @example Write in the job's transaction, with `query` or the driver's own API
-   * ```ts ignore
+   * ```ts
+   * import type { Job } from "@gue/gue";
    * import { unwrapTx } from "@gue/gue/adapters/postgresjs";
    *
    * const workMap = {

@@ -152,10 +152,22 @@ export function defineJob<S extends StandardSchemaV1>(
  * @returns The job type.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client, defineJob } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
+ *
+ * async function resize(image: string, width: number): Promise<void> {
+ *   console.log(`resizing ${image} to ${width}px`);
+ * }
+ *
  * const Resize = defineJob<{ image: string; width: number }>("Resize");
  * await client.enqueue(Resize.job({ image: "a.png", width: 200 }));
  * const workMap = { ...Resize.handle(({ image, width }) => resize(image, width)) };
+ * await sql.end();
  * ```
  */
 export function defineJob<Args = undefined>(
