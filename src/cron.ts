@@ -129,9 +129,13 @@ function entryOf(spec: CronJob, i: number): Entry {
  * each tick's job is enqueued once, by whichever scheduler claims the tick first.
  *
  * @example
- * ```ts ignore
- * import { CronScheduler } from "@gue/gue";
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client, CronScheduler } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
  *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
  * const cron = new CronScheduler(client, [
  *   { name: "nightly-report", schedule: "0 3 * * *", timezone: "Europe/Berlin",
  *     job: { type: "Report", queue: "reports" } },
@@ -142,6 +146,7 @@ function entryOf(spec: CronJob, i: number): Entry {
  * // …
  * stop.abort();
  * await running;
+ * await sql.end();
  * ```
  */
 export class CronScheduler {

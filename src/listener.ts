@@ -27,16 +27,6 @@ export interface ListenerOptions {
 
 /**
  * Keeps one LISTEN going until {@linkcode Listener.close}.
- *
- * @example
- * ```ts ignore
- * const listener = new Listener(listen, "gue_jobs", (payload) => console.log(payload), {
- *   logger: console,
- * });
- * listener.start();
- * // …
- * await listener.close();
- * ```
  */
 export class Listener {
   readonly #listen: ListenFn;

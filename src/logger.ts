@@ -12,8 +12,13 @@ export type LogFields = Record<string, unknown>;
  * Where gue writes its logs. `console` satisfies it, and so does a `@std/log` `Logger`.
  *
  * @example
- * ```ts ignore
- * const client = new Client(pool, { logger: console });
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql), { logger: console });
  * ```
  */
 export interface Logger {
@@ -30,10 +35,16 @@ export interface Logger {
  * errors to standard error.
  *
  * @example Run a worker without any log output
- * ```ts ignore
- * import { noopLogger, Worker } from "@gue/gue";
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client, noopLogger, Worker } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
  *
- * const worker = new Worker(client, workMap, { logger: noopLogger });
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
+ * const worker = new Worker(client, {
+ *   Ping: () => {},
+ * }, { logger: noopLogger });
  * ```
  */
 export const noopLogger: Logger = {

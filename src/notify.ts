@@ -128,16 +128,6 @@ function addNotice(
  * flight. {@linkcode NotifyCoalescer.claim} says whether an enqueue statement may carry its own
  * notices; when it may not, they wait, and {@linkcode NotifyCoalescer.release} sends all that
  * waited in one standalone statement.
- *
- * @example
- * ```ts ignore
- * const inline = coalescer.claim(notices); // [] when another notifying statement is in flight
- * try {
- *   await pool.query(jobInsertNotify(rows, inline.length), [...params, ...inline.map(noticePayload)]);
- * } finally {
- *   coalescer.release(inline.length > 0);
- * }
- * ```
  */
 export class NotifyCoalescer {
   readonly #on: Queryable;

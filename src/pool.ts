@@ -28,13 +28,20 @@ import type { WorkerOptions, WorkMap } from "./worker.ts";
  * then at most one line per 30 s for the whole pool.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client, WorkerPool } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
  * const pool = new WorkerPool(client, {
  *   PrintName: (job, ctx) => console.log(ctx.workerIndex, job.json<{ name: string }>().name),
  * }, 4, { queue: "names", pollInterval: 1000 });
  * const stop = new AbortController();
  * Deno.addSignalListener("SIGTERM", () => stop.abort());
  * await pool.run(stop.signal);
+ * await sql.end();
  * ```
  */
 export class WorkerPool {

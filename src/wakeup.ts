@@ -56,20 +56,6 @@ export interface WakeupOptions {
 /**
  * The wake-up registry of one client. Workers call {@linkcode Wakeup.attach} when they start,
  * {@linkcode Wakeup.polling} before each poll and {@linkcode Wakeup.wait} after an empty one.
- *
- * @example
- * ```ts ignore
- * const detach = wakeup.attach();
- * try {
- *   while (!signal.aborted) {
- *     wakeup.polling(queue);
- *     const { worked, nextRunAt } = await pollOnce();
- *     if (!worked) await wakeup.wait(queue, pollInterval, nextRunAt, signal);
- *   }
- * } finally {
- *   await detach();
- * }
- * ```
  */
 export class Wakeup {
   readonly #queues = new Map<string, QueueState>();

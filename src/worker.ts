@@ -348,7 +348,13 @@ const END_PANICKED_AGAIN: EndReport = {
  * Works the jobs of one queue, one at a time.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import postgres from "postgres";
+ * import { Client, Worker } from "@gue/gue";
+ * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+ *
+ * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+ * const client = new Client(postgresjs(sql));
  * const worker = new Worker(client, {
  *   SendEmail: async (job, { signal }) => {
  *     const { to } = job.json<{ to: string }>();
@@ -360,6 +366,7 @@ const END_PANICKED_AGAIN: EndReport = {
  * // later:
  * stop.abort();
  * await running;
+ * await sql.end();
  * ```
  */
 export class Worker {

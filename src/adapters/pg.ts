@@ -8,7 +8,7 @@
  * zone. Server errors are pg's `DatabaseError`, whose `code` is the SQLSTATE.
  *
  * @example Wrap a node-postgres pool
- * ```ts ignore
+ * ```ts
  * import pg from "pg";
  * import { Client } from "@gue/gue";
  * import { pg as pgAdapter } from "@gue/gue/adapters/pg";
@@ -19,7 +19,15 @@
  * ```
  *
  * @example Enqueue inside your own transaction
- * ```ts ignore
+ * ```ts
+ * import pg from "pg";
+ * import { Client } from "@gue/gue";
+ * import { pg as pgAdapter } from "@gue/gue/adapters/pg";
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const client = new Client(pgAdapter(pool));
+ * const order = { id: 42 };
+ *
  * const conn = await pool.connect();
  * try {
  *   await conn.query("BEGIN");
@@ -32,6 +40,7 @@
  * } finally {
  *   conn.release();
  * }
+ * await pool.end();
  * ```
  *
  * @module
@@ -250,11 +259,12 @@ class PgConnPool implements ConnPool {
  * @returns The pool gue's `Client` takes.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import pg from "pg";
+ * import { Client } from "@gue/gue";
  * import { pg as pgAdapter } from "@gue/gue/adapters/pg";
  *
- * const client = new Client(pgAdapter(new pg.Pool({ connectionString: url })));
+ * const client = new Client(pgAdapter(new pg.Pool({ connectionString: process.env.DATABASE_URL })));
  * ```
  */
 export function pg(pool: PgPool): ConnPool {
@@ -270,10 +280,19 @@ export function pg(pool: PgPool): ConnPool {
  * application ends its own transaction.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import pg from "pg";
+ * import { Client } from "@gue/gue";
+ * import { pg as pgAdapter } from "@gue/gue/adapters/pg";
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const client = new Client(pgAdapter(pool));
+ * const conn = await pool.connect();
  * await conn.query("BEGIN");
- * await client.enqueueTx({ type: "SendReceipt", args: { id } }, pgAdapter.tx(conn));
+ * await client.enqueueTx({ type: "SendReceipt", args: { id: 7 } }, pgAdapter.tx(conn));
  * await conn.query("COMMIT");
+ * conn.release();
+ * await pool.end();
  * ```
  */
 pg.tx = function tx(conn: PgClient): Tx {
@@ -289,11 +308,20 @@ pg.tx = function tx(conn: PgClient): Tx {
  * @throws {TypeError} For a transaction of another adapter.
  *
  * @example Write in the job's transaction
- * ```ts ignore
- * import { unwrapTx } from "@gue/gue/adapters/pg";
+ * ```ts
+ * import pg from "pg";
+ * import { Client, Worker } from "@gue/gue";
+ * import { pg as pgAdapter, unwrapTx } from "@gue/gue/adapters/pg";
  *
- * const conn = unwrapTx(job.tx());
- * await conn.query("INSERT INTO audit (job) VALUES ($1)", [job.id]);
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const worker = new Worker(new Client(pgAdapter(pool)), {
+ *   Audit: async (job) => {
+ *     const conn = unwrapTx(job.tx());
+ *     await conn.query("INSERT INTO audit (job) VALUES ($1)", [job.id]);
+ *   },
+ * });
+ * await worker.workOne();
+ * await pool.end();
  * ```
  */
 export function unwrapTx(tx: Tx): PgPoolClient | PgClient {

@@ -35,16 +35,21 @@
  *   `pglite.tx(tx)` for `enqueueTx`: `client.enqueue()` there would wait forever.
  *
  * @example A handler unit test with no server
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { PGlite } from "@electric-sql/pglite";
- * import { Client } from "@gue/gue";
+ * import { Client, Worker } from "@gue/gue";
  * import { pglite } from "@gue/gue/adapters/pglite";
  *
- * const client = new Client(pglite(new PGlite()));
+ * const db = new PGlite();
+ * const client = new Client(pglite(db));
  * await client.migrate();
  * await client.enqueue({ type: "SendReceipt", args: { id: 1 } });
- * const worker = new Worker(client, { SendReceipt: sendReceipt });
+ * const worker = new Worker(client, {
+ *   SendReceipt: (job) => console.log("receipt for order", job.json<{ id: number }>().id),
+ * });
  * assert.equal(await worker.workOne(), true);
+ * await db.close();
  * ```
  *
  * @module
@@ -341,8 +346,9 @@ class PgliteConnPool implements ConnPool {
  * @returns The pool gue's `Client` takes; `capabilities.concurrentTransactions` is `false`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { PGlite } from "@electric-sql/pglite";
+ * import { Client } from "@gue/gue";
  * import { pglite } from "@gue/gue/adapters/pglite";
  *
  * const client = new Client(pglite(new PGlite(), { waitTimeout: 5000 }));
@@ -360,11 +366,22 @@ export function pglite(db: PgliteDb, options: PgliteOptions = {}): ConnPool {
  * @returns A {@linkcode Tx} for `enqueueTx`; committing it is left to `db.transaction()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { PGlite } from "@electric-sql/pglite";
+ * import { Client } from "@gue/gue";
+ * import { pglite } from "@gue/gue/adapters/pglite";
+ *
+ * const db = new PGlite();
+ * const client = new Client(pglite(db));
+ * await client.migrate();
+ * await db.exec("create table orders (id int primary key)");
+ * const order = { id: 1 };
+ *
  * await db.transaction(async (tx) => {
  *   await tx.query("insert into orders (id) values ($1)", [order.id]);
  *   await client.enqueueTx({ type: "SendReceipt", args: { id: order.id } }, pglite.tx(tx));
  * });
+ * await db.close();
  * ```
  */
 pglite.tx = function tx(tx: PgliteTransaction): Tx {
@@ -380,11 +397,20 @@ pglite.tx = function tx(tx: PgliteTransaction): Tx {
  * @throws {TypeError} For a transaction of another adapter.
  *
  * @example Write in the job's transaction
- * ```ts ignore
- * import { unwrapTx } from "@gue/gue/adapters/pglite";
+ * ```ts
+ * import { PGlite } from "@electric-sql/pglite";
+ * import { Client, Worker } from "@gue/gue";
+ * import { pglite, unwrapTx } from "@gue/gue/adapters/pglite";
  *
- * const tx = unwrapTx(job.tx());
- * await tx.query("insert into audit (job) values ($1)", [job.id]);
+ * const db = new PGlite();
+ * const worker = new Worker(new Client(pglite(db)), {
+ *   Audit: async (job) => {
+ *     const tx = unwrapTx(job.tx());
+ *     await tx.query("insert into audit (job) values ($1)", [job.id]);
+ *   },
+ * });
+ * await worker.workOne();
+ * await db.close();
  * ```
  */
 export function unwrapTx(tx: Tx): PgliteTransaction {
