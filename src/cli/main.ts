@@ -21,7 +21,7 @@
  * Run it from code with {@linkcode main}, which returns the exit code instead of exiting.
  *
  * @example Run a command from a script
- * ```ts ignore
+ * ```ts
  * import { main } from "@gue/gue/cli";
  *
  * const code = await main(["stats", "--json"]);
@@ -90,7 +90,7 @@ function findCommand(args: string[]): { name?: string; rest: string[] } {
  * @returns 0 done, 1 the operation failed, 2 usage error, 3 no such job, 4 wrong state.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { main } from "@gue/gue/cli";
  * const code = await main(["enqueue", "Report", "--queue", "reports"]);
  * ```
