@@ -107,7 +107,7 @@ export {
   type LogLevel,
   noopLogger,
 } from "./src/logger.ts";
-export { WorkerPool } from "./src/pool.ts";
+export { WorkerPool, type WorkerPoolOptions } from "./src/pool.ts";
 export { runLock, type RunState } from "./src/run_lock.ts";
 export type {
   InstrumentOptions,

@@ -5,6 +5,7 @@
  */
 import { requireCapability } from "./capabilities.ts";
 import type { Client } from "./client.ts";
+import { type CronJob, CronScheduler } from "./cron.ts";
 import { randomStringId } from "./id.ts";
 import { errorLogger, type Logger, safeLog, withFields } from "./logger.ts";
 import { PollFailureLog } from "./poll_failure_log.ts";
@@ -18,6 +19,44 @@ import {
   Worker,
 } from "./worker.ts";
 import type { WorkerOptions, WorkMap } from "./worker.ts";
+
+/** Options of {@linkcode WorkerPool}: the workers' options, and periodic jobs. */
+export interface WorkerPoolOptions extends WorkerOptions {
+  /**
+   * Periodic jobs declared on the pool: while `run()` runs, a {@linkcode CronScheduler} enqueues
+   * them (each tick once across every process that declares the same `name`), and stops with
+   * the pool; `run()` resolves once it has stopped too. A job without a `queue` goes to the
+   * pool's queue, so the pool works it. Bad entries throw at construction, as the scheduler's
+   * constructor does. Cron logs go to the pool's logger.
+   *
+   * @default {[]}
+   * @example
+   * ```ts
+   * import postgres from "postgres";
+   * import { Client, WorkerPool } from "@gue/gue";
+   * import { postgresjs } from "@gue/gue/adapters/postgresjs";
+   *
+   * const sql = postgres(Deno.env.get("DATABASE_URL")!);
+   * const client = new Client(postgresjs(sql));
+   * const pool = new WorkerPool(client, {
+   *   Report: (job) => console.log("report for", job.json<{ day: string }>().day),
+   * }, 2, {
+   *   queue: "reports",
+   *   cron: [{
+   *     name: "nightly-report",
+   *     schedule: "0 3 * * *",
+   *     timezone: "Europe/Berlin",
+   *     job: { type: "Report", args: (tick: Date) => ({ day: tick.toISOString().slice(0, 10) }) },
+   *   }],
+   * });
+   * const stop = new AbortController();
+   * Deno.addSignalListener("SIGTERM", () => stop.abort());
+   * await pool.run(stop.signal);
+   * await sql.end();
+   * ```
+   */
+  cron?: readonly CronJob[];
+}
 
 /**
  * Runs `size` {@linkcode Worker}s on one queue with the same handlers and options. Worker `i` is
@@ -51,6 +90,7 @@ export class WorkerPool {
   readonly workers: readonly Worker[];
   readonly #logger: Logger;
   readonly #state: RunState = { running: false };
+  readonly #cron: CronScheduler | undefined;
 
   /**
    * Makes `size` workers; they poll only once `run()` is called.
@@ -58,11 +98,17 @@ export class WorkerPool {
    * @param client The client to lock jobs with.
    * @param workMap Handlers by job type.
    * @param size How many workers (jobs at once); an integer ≥ 1.
-   * @param options The workers' options; `id` names the pool.
+   * @param options The workers' options; `id` names the pool; `cron` declares periodic jobs.
    * @throws {RangeError} When `size` is not an integer ≥ 1.
    * @throws {TypeError} When `size` > 1 and the client's adapter runs one transaction at a time.
+   * @throws {TypeError | RangeError} For a bad `cron` entry, naming it (`cron[i]…`).
    */
-  constructor(client: Client, workMap: WorkMap, size: number, options: WorkerOptions = {}) {
+  constructor(
+    client: Client,
+    workMap: WorkMap,
+    size: number,
+    { cron, ...options }: WorkerPoolOptions = {},
+  ) {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`WorkerPool: size must be an integer >= 1, got ${size}`);
     }
@@ -91,10 +137,27 @@ export class WorkerPool {
       );
     }
     this.workers = workers;
+    if (cron !== undefined && !Array.isArray(cron)) {
+      throw new TypeError("WorkerPool: cron must be an array of periodic jobs");
+    }
+    const queue = options.queue ?? "";
+    this.#cron = cron?.length
+      ? new CronScheduler(
+        client,
+        cron.map((c) =>
+          c !== null && typeof c === "object" && c.job !== null && typeof c.job === "object" &&
+            c.job.queue === undefined
+            ? { ...c, job: { ...c.job, queue } }
+            : c
+        ),
+        { logger: this.#logger },
+      )
+      : undefined;
   }
 
   /**
-   * Runs every worker until `signal` aborts; resolves when all have stopped.
+   * Runs every worker, and the `cron` scheduler if any, until `signal` aborts; resolves when all
+   * have stopped.
    *
    * @param signal Stops the pool.
    * @throws {Error} When this pool is already running.
@@ -107,14 +170,14 @@ export class WorkerPool {
       if (signal.aborted) follow();
       else signal.addEventListener("abort", follow, { once: true });
       try {
-        const results = await Promise.allSettled(
-          this.workers.map((w, i) =>
-            w[runIndexed](group.signal, i).catch((err) => {
-              group.abort(err);
-              throw err;
-            })
-          ),
-        );
+        const stopAll = (err: unknown) => {
+          group.abort(err);
+          throw err;
+        };
+        const results = await Promise.allSettled([
+          ...this.workers.map((w, i) => w[runIndexed](group.signal, i).catch(stopAll)),
+          ...(this.#cron ? [this.#cron.run(group.signal).catch(stopAll)] : []),
+        ]);
         const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
       } finally {

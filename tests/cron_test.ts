@@ -1,6 +1,6 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Client, CronScheduler } from "../mod.ts";
+import { Client, CronScheduler, WorkerPool } from "../mod.ts";
 import { openTestPool, useTestDatabase, waitFor } from "./_db.ts";
 
 const t = useTestDatabase();
@@ -142,6 +142,50 @@ describe("CronScheduler", () => {
     assert.throws(
       bad({ schedule: "@hourly", timezone: "Mars/Olympus" }),
       /cron\[0\].schedule "@hourly"/,
+    );
+  });
+
+  test("a WorkerPool's cron option enqueues ticks while it runs, none after, and works them", async () => {
+    const worked: number[] = [];
+    const pool = new WorkerPool(
+      t.client,
+      {
+        PoolTick: (job) => void worked.push(job.json<{ tick: number }>().tick),
+      },
+      1,
+      {
+        queue: "pool-cron",
+        pollInterval: 50,
+        logger: quiet,
+        cron: [{
+          name: "pool-cron",
+          schedule: { every: 200 },
+          overlap: "queue",
+          job: { type: "PoolTick", args: (tick: Date) => ({ tick: tick.getTime() }) },
+        }],
+      },
+    );
+    const stop = new AbortController();
+    const running = pool.run(stop.signal);
+    await waitFor(() => worked.length >= 3, 30_000, "3 ticks worked by the pool");
+    stop.abort();
+    await running;
+    const [{ n: left }] = await t.sql`SELECT count(*)::int AS n FROM gue_jobs
+      WHERE queue = 'pool-cron'`;
+    const [row] = await t.sql`SELECT last_tick FROM gue_cron WHERE name = 'pool-cron'`;
+    const lastTick = row.last_tick.getTime();
+    await new Promise((r) => setTimeout(r, 600));
+    const [after] = await t.sql`SELECT last_tick FROM gue_cron WHERE name = 'pool-cron'`;
+    assert.equal(after.last_tick.getTime(), lastTick, "no tick claimed after run() resolved");
+    assert.equal(await jobCount("pool-cron"), left, "no job enqueued after run() resolved");
+    assert.ok(worked.every((tick) => tick % 200 === 0), JSON.stringify(worked));
+    assert.equal(new Set(worked).size, worked.length, "each tick worked once");
+    assert.throws(
+      () =>
+        new WorkerPool(t.client, {}, 1, {
+          cron: [{ name: "x", schedule: "61 * * * *", job: { type: "T" } }],
+        }),
+      /cron\[0\].schedule "61 \* \* \* \*"/,
     );
   });
 });
