@@ -1,6 +1,7 @@
 /**
- * The examples a user copies first — the README's "Use it" program and the module doc's example
- * in mod.ts — run to completion and exit on their own, on the runtime running the tests.
+ * The examples a user copies first — the README's "Use it" program, the module doc's example in
+ * mod.ts and the first example of each "Beyond gue" part — run to completion and exit on their own,
+ * on the runtime running the tests.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -103,4 +104,30 @@ describe("the first examples a user copies", { timeout: timeoutMs + 30_000 }, ()
       await db.drop();
     }
   });
+});
+
+/** The first ```ts block of each "Beyond gue" part is a program, and what it must print. */
+const beyondGue: [heading: string, prints: RegExp][] = [
+  ["### Attempts and failed jobs (dead letters)", /exhausted 1 card declined[\s\S]*retried: true/],
+  ["### Unique jobs", /^true false true$/m],
+  ["### Cancellation", /queued: cancelled[\s\S]*running: requested[\s\S]*state: failed/],
+  ["### Periodic jobs (cron)", /(^ping [^\n]*\n[\s\S]*){2}/m],
+  ["### Typed jobs", /^to a@example\.com: Hi$/m],
+  ["### Seeing the queue", /^emails 3 1 0 0 0$[\s\S]*^scheduled$[\s\S]*^drained$/m],
+];
+
+describe('README\'s "Beyond gue" examples', { timeout: timeoutMs + 30_000 }, () => {
+  for (const [heading, prints] of beyondGue) {
+    test(`"${heading.slice(4)}" runs, prints what it says and exits`, async () => {
+      const db = await createTestDatabase();
+      try {
+        const result = await runProgram(await readmeBlock(heading), { DATABASE_URL: db.url });
+        assert.equal(result.timedOut, false, `still running after ${timeoutMs} ms:\n${result.out}`);
+        assert.equal(result.code, 0, result.out);
+        assert.match(result.out, prints);
+      } finally {
+        await db.drop();
+      }
+    });
+  }
 });
