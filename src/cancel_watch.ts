@@ -4,8 +4,10 @@
  * jobs its workers are running, with one small query per interval while any runs (none when
  * idle). A request found aborts that job's handler signal with a `JobCancelledError`.
  *
- * A short poll rather than LISTEN: it also finds requests made while the worker's process was
- * down or its listening connection was lost, and costs nothing while no job runs.
+ * When the client listens, `cancelJob()` also sends `cancel|<id>` on the wake-up channel and the
+ * watch looks at once ({@linkcode CancelWatch.check}). The poll stays as the fallback: it also
+ * finds requests made while the worker's process was down or its listening connection was lost,
+ * or by adapters that cannot listen, and costs nothing while no job runs.
  *
  * @module
  */
@@ -22,6 +24,7 @@ export class CancelWatch {
   readonly #jobs = new Map<string, AbortController>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #polling = false;
+  #again = false;
 
   /**
    * @param db Where to look.
@@ -53,13 +56,29 @@ export class CancelWatch {
     };
   }
 
+  /**
+   * A cancellation of `id` was announced: looks at once when this client runs that job (or once
+   * more right after a look in flight).
+   *
+   * @param id The job's id.
+   */
+  check(id: string): void {
+    if (!this.#jobs.has(id)) return;
+    this.#again = true;
+    if (this.#polling) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#arm();
+  }
+
   #arm(): void {
     if (this.#timer !== undefined || this.#polling || this.#jobs.size === 0) return;
-    this.#timer = setTimeout(() => void this.#poll(), this.#interval);
+    this.#timer = setTimeout(() => void this.#poll(), this.#again ? 0 : this.#interval);
   }
 
   async #poll(): Promise<void> {
     this.#timer = undefined;
+    this.#again = false;
     this.#polling = true;
     try {
       const ids = [...this.#jobs.keys()];

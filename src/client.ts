@@ -30,6 +30,7 @@ import {
   failedJobRetry,
   jobByUniqueKeys,
   jobCancellationRequest,
+  jobCancellationRequestNotify,
   jobCountByQueueAndState,
   jobGet,
   type JobInfoRow,
@@ -349,6 +350,7 @@ export class Client {
   readonly #metrics: ClientMetrics;
   readonly #logsDebug: boolean;
   readonly #notifier: NotifyCoalescer | undefined;
+  readonly #announcesCancels: boolean;
 
   /**
    * Makes a client on a connection pool; nothing runs until the first call.
@@ -391,9 +393,10 @@ export class Client {
         `Client: cancelPollInterval must be a number of ms >= 0, got ${cancelPollInterval}`,
       );
     }
-    if (cancelPollInterval > 0) {
-      setCancelWatch(this, new CancelWatch(pool, cancelPollInterval, this.logger));
-    }
+    const cancelWatch = cancelPollInterval > 0
+      ? new CancelWatch(pool, cancelPollInterval, this.logger)
+      : undefined;
+    if (cancelWatch !== undefined) setCancelWatch(this, cancelWatch);
     const meter = checkMeter(options.meter, "Client");
     this.#metrics = new ClientMetrics(meter);
     for (const key of ["listen", "notify"] as const) {
@@ -409,7 +412,9 @@ export class Client {
         ? `the ${pool.name} adapter cannot LISTEN`
         : "listening is off (listen: false)",
       logger: this.logger,
+      onCancel: cancelWatch === undefined ? undefined : (id) => cancelWatch.check(id),
     });
+    this.#announcesCancels = listen && canListen && options.notify !== false;
     internals.set(this, { wakeup, poll: (queue, byRunAt) => this.#poll(queue, byRunAt) });
     this.#notifier = options.notify === false
       ? undefined
@@ -724,9 +729,13 @@ export class Client {
   /**
    * Cancels a job. A queued job (not running) moves to the failed jobs at once, with reason
    * `"cancelled"`: it never runs. A running job gets a cancellation request: its worker sees it
-   * within the client's `cancelPollInterval`, aborts the handler's `ctx.signal` with a
-   * `JobCancelledError`, rolls back what the handler wrote through `job.tx()`, and moves the job
-   * to the failed jobs as `"cancelled"` — not retried, whatever the handler then does.
+   * at once when this client listens (the request is announced with `cancel|<id>` on the
+   * wake-up channel, in the same statement, and the worker's client checks when it hears it),
+   * and within its client's `cancelPollInterval` otherwise (an adapter that cannot listen,
+   * `listen: false`, `notify: false`, a missed notification). It aborts the handler's
+   * `ctx.signal` with a `JobCancelledError`, rolls back what the handler wrote through
+   * `job.tx()`, and moves the job to the failed jobs as `"cancelled"` — not retried, whatever
+   * the handler then does.
    *
    * @param id The job's id.
    * @returns `"cancelled"` (it was queued and is now failed), `"requested"` (it is running; its
@@ -772,10 +781,10 @@ export class Client {
     }
     // Locked by another transaction (a worker's), or gone.
     try {
-      const { rows } = await this.pool.query<{ live: boolean }>(jobCancellationRequest, [
-        canonical,
-        new Date(),
-      ]);
+      const { rows } = await this.pool.query<{ live: boolean }>(
+        this.#announcesCancels ? jobCancellationRequestNotify : jobCancellationRequest,
+        [canonical, new Date()],
+      );
       return rows[0].live ? "requested" : "absent";
     } catch (err) {
       throw new DatabaseError("cancelJob", err);

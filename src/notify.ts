@@ -84,6 +84,23 @@ export function parseNoticePayload(payload: string): Notice {
   return { queue: second < 0 ? undefined : payload.slice(second + 1), count, runAt };
 }
 
+/** The prefix of a cancellation notification's payload: `cancel|<job id>`. */
+export const CANCEL_PAYLOAD_PREFIX = "cancel|";
+
+/**
+ * Reads a cancellation notification, sent by `client.cancelJob()` on the same channel with the
+ * request it announces: `cancel|<job id>`. Job payloads start with a count or are a queue name,
+ * so only a plain `NOTIFY gue_jobs, 'cancel|…'` (a queue named so) could be mistaken for one.
+ *
+ * @param payload The notification's payload.
+ * @returns The job's id, or `undefined` when the payload is not a cancellation.
+ */
+export function parseCancelPayload(payload: string): string | undefined {
+  if (!payload.startsWith(CANCEL_PAYLOAD_PREFIX)) return undefined;
+  const id = payload.slice(CANCEL_PAYLOAD_PREFIX.length);
+  return id === "" ? undefined : id;
+}
+
 /** The part of a job a notice needs. */
 export interface NoticeJob {
   /** The job's queue. */

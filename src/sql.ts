@@ -477,6 +477,28 @@ stale AS (
 )
 SELECT live FROM live`;
 
+/**
+ * {@linkcode jobCancellationRequest} that also announces the request, when the job is live, on
+ * {@linkcode NOTIFY_CHANNEL} with the payload `cancel|<id>`: in the same statement, so workers
+ * hear of it only once it is committed.
+ */
+export const jobCancellationRequestNotify =
+  `WITH live AS (SELECT EXISTS (SELECT FROM gue_jobs WHERE job_id = $1) AS live),
+request AS (
+  INSERT INTO gue_job_cancellations (job_id, requested_at)
+  SELECT $1, $2 FROM live WHERE live.live
+  ON CONFLICT (job_id) DO NOTHING
+),
+stale AS (
+  DELETE FROM gue_job_cancellations c
+  WHERE c.requested_at < $2::timestamptz - interval '1 hour'
+    AND NOT EXISTS (SELECT FROM gue_jobs j WHERE j.job_id = c.job_id)
+)
+SELECT live.live FROM live
+LEFT JOIN LATERAL (
+  SELECT pg_notify('${NOTIFY_CHANNEL}', 'cancel|' || $1::text) WHERE live.live
+) announced ON true`;
+
 // ---- Cron (ours) ----
 
 /** Records a periodic job, once: `$1` name, `$2` its first last_tick (the tick before start). */

@@ -18,7 +18,7 @@
  */
 import { type ListenConnection, Listener, type ListenFn } from "./listener.ts";
 import { type Logger, safeLog } from "./logger.ts";
-import { type Notice, NOTIFY_CHANNEL, parseNoticePayload } from "./notify.ts";
+import { type Notice, NOTIFY_CHANNEL, parseCancelPayload, parseNoticePayload } from "./notify.ts";
 
 interface Waiter {
   wake(): void;
@@ -47,6 +47,8 @@ export interface WakeupOptions {
   pollOnlyReason?: string;
   /** Where to log. */
   logger: Logger;
+  /** Receives the job id of each cancellation notification (`cancel|<id>`). */
+  onCancel?: (id: string) => void;
   /** Reconnect delays of the LISTEN connection, in ms. @default {100 and 5000} */
   retryMinMs?: number;
   /** @see retryMinMs */
@@ -185,7 +187,9 @@ export class Wakeup {
   }
 
   #onPayload(payload: string): void {
-    this.notify(parseNoticePayload(payload));
+    const cancelled = parseCancelPayload(payload);
+    if (cancelled === undefined) this.notify(parseNoticePayload(payload));
+    else this.#options.onCancel?.(cancelled);
   }
 
   #notifyQueue(state: QueueState, notice: Notice): void {

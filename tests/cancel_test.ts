@@ -1,6 +1,7 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Client, type HookFunc, JobCancelledError, Worker } from "../mod.ts";
+import { clientWakeup } from "../src/client.ts";
 import { useTestDatabase, waitFor } from "./_db.ts";
 
 const t = useTestDatabase();
@@ -135,5 +136,53 @@ describe("cancelJob()", () => {
     await working;
     assert.equal(await client.getJob(job.id), null, "done and deleted");
     assert.throws(() => new Client(t.pool, { cancelPollInterval: -1 }), /cancelPollInterval/);
+  });
+});
+
+describe("cancelJob() when the client listens", () => {
+  test("a running job's signal aborts at once, long before cancelPollInterval", async (tt) => {
+    const why = concurrent() ??
+      (t.pool.capabilities.listen ? undefined : `the ${t.pool.name} adapter cannot LISTEN`);
+    if (why) {
+      console.log(`skipped: ${why}`);
+      return tt.skip(why);
+    }
+    const client = new Client(t.pool, { cancelPollInterval: 60_000, logger: quiet });
+    const job = await client.enqueue({ type: "Long", queue: "c3", maxAttempts: 10 });
+    let started = false;
+    let reason: unknown;
+    const worker = new Worker(client, {
+      Long: async (_j, { signal }) => {
+        started = true;
+        await new Promise<void>((resolve) => {
+          signal.addEventListener("abort", () => {
+            reason = signal.reason;
+            resolve();
+          }, { once: true });
+        });
+        throw signal.reason;
+      },
+    }, { queue: "c3", logger: quiet, pollInterval: 50 });
+    const stop = new AbortController();
+    const running = worker.run(stop.signal);
+    try {
+      await waitFor(() => started, 10_000, "the handler to start");
+      await waitFor(() => clientWakeup(client).listening, 10_000, "the LISTEN connection");
+      const asked = performance.now();
+      assert.equal(await client.cancelJob(job.id), "requested");
+      await waitFor(() => reason !== undefined, 10_000, "the signal to abort");
+      const ms = performance.now() - asked;
+      assert.ok(reason instanceof JobCancelledError, `signal reason: ${reason}`);
+      assert.ok(ms < 10_000, `aborted ${ms.toFixed(0)} ms after cancelJob`);
+      await waitFor(
+        async () => (await client.getJob(job.id))?.state === "failed",
+        10_000,
+        "the job to fail",
+      );
+      assert.equal((await client.getJob(job.id))?.failReason, "cancelled");
+    } finally {
+      stop.abort();
+      await running;
+    }
   });
 });

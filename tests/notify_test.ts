@@ -2,13 +2,33 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { noopLogger } from "../src/logger.ts";
-import { noticePayload, noticesFor, NotifyCoalescer, parseNoticePayload } from "../src/notify.ts";
+import {
+  noticePayload,
+  noticesFor,
+  NotifyCoalescer,
+  parseCancelPayload,
+  parseNoticePayload,
+} from "../src/notify.ts";
 import { jobNotify } from "../src/sql.ts";
 import { createTestDatabase, type TestDatabase } from "./_db.ts";
 import { countNotifications } from "./_notifications.ts";
 import type { Queryable } from "../src/adapter.ts";
 
 describe("notification payloads", () => {
+  test("cancellation payloads are told apart from job payloads", () => {
+    assert.equal(
+      parseCancelPayload("cancel|01HZZZZZZZZZZZZZZZZZZZZZZZ"),
+      "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+    );
+    assert.equal(parseCancelPayload("cancel|"), undefined);
+    assert.equal(parseCancelPayload("3|0|emails"), undefined);
+    assert.equal(parseCancelPayload("q"), undefined);
+    assert.equal(
+      parseCancelPayload(noticePayload({ queue: "cancel", count: 1, runAt: 0 })),
+      undefined,
+    );
+  });
+
   test("round-trip count, runAt and a queue that contains the separator", () => {
     for (
       const notice of [
