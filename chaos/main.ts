@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { startChaosCluster } from "./cluster.ts";
 import { formatTable, missedTargets } from "./report.ts";
-import { runScenario, type RunSize, type ScenarioResult } from "./run_scenario.ts";
+import { emptyResult, runScenario, type RunSize, type ScenarioResult } from "./run_scenario.ts";
 import { scenarios } from "./scenarios.ts";
 
 const argv = process.argv.slice(2);
@@ -71,20 +71,9 @@ try {
     } catch (err) {
       console.log(`  harness error: ${(err as Error).stack ?? err}`);
       results.push({
-        name: scenario.name,
-        faults: 0,
-        jobs: 0,
-        lost: 0,
-        duplicated: 0,
-        leftover: 0,
-        done: 0,
-        crashed: 0,
-        hung: 0,
-        worstMs: null,
-        stuck: 0,
-        enqueueFailures: 0,
+        ...emptyResult(scenario),
+        informational: undefined, // a harness error is never just informational
         notes: [`harness error: ${(err as Error).message}`],
-        wallMs: 0,
       });
     }
   }

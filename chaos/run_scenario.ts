@@ -55,22 +55,13 @@ const APP = "gue-chaos-worker";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs one scenario.
+ * A scenario's row with nothing counted yet: the base of every row, also of one that never ran.
  *
- * @param cluster The cluster.
  * @param scenario The scenario.
- * @param size Short or full, and the stream's size.
- * @param logDir Where the workers' log goes (`<logDir>/<name>.log`).
- * @returns Its row.
+ * @returns Its name and informational flag, every count zero.
  */
-export async function runScenario(
-  cluster: ChaosCluster,
-  scenario: Scenario,
-  size: RunSize,
-  logDir: string,
-): Promise<ScenarioResult> {
-  const started = Date.now();
-  const empty = {
+export function emptyResult(scenario: Scenario): ScenarioResult {
+  return {
     name: scenario.name,
     faults: 0,
     jobs: 0,
@@ -87,6 +78,25 @@ export async function runScenario(
     informational: scenario.informational,
     wallMs: 0,
   };
+}
+
+/**
+ * Runs one scenario.
+ *
+ * @param cluster The cluster.
+ * @param scenario The scenario.
+ * @param size Short or full, and the stream's size.
+ * @param logDir Where the workers' log goes (`<logDir>/<name>.log`).
+ * @returns Its row.
+ */
+export async function runScenario(
+  cluster: ChaosCluster,
+  scenario: Scenario,
+  size: RunSize,
+  logDir: string,
+): Promise<ScenarioResult> {
+  const started = Date.now();
+  const empty = emptyResult(scenario);
   const bouncerBinary = scenario.pgbouncer ? findPgBouncer() : undefined;
   if (scenario.pgbouncer && !bouncerBinary) {
     return { ...empty, skipped: "pgbouncer is not installed (apt-get install -y pgbouncer)" };
