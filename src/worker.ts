@@ -9,6 +9,16 @@
 import { cancelWatchOf } from "./cancel_watch.ts";
 import { type Client, clientWakeup, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
+import {
+  ABANDONED,
+  armHandler,
+  bounded,
+  HANDLER_GRACE_MS,
+  NEVER_ABORTED,
+  runBounded,
+  runHooks,
+  TIMED_OUT,
+} from "./handler_run.ts";
 import { randomStringId } from "./id.ts";
 import { guardWrites, type Job, keepWrites, rollbackJob, undoWrites } from "./job.ts";
 import {
@@ -29,6 +39,8 @@ import {
   type WorkerRecorder,
   workerRecorder,
 } from "./telemetry/worker_recorder.ts";
+
+export { HANDLER_GRACE_MS, NEVER_ABORTED };
 
 /** `ctx.workerIndex` outside a pool. */
 export const WORKER_IDX_UNKNOWN: -1 = -1;
@@ -165,9 +177,6 @@ export interface WorkerOptions {
   spanWorkOneNoJob?: boolean;
 }
 
-/** A signal that never aborts: the default of `run()` and `workOne()`, and a graceful handler's. */
-export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
-
 /** Checks and fills in options shared by Worker and WorkerPool. */
 export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
   const pollInterval = options.pollInterval ?? 5000;
@@ -241,59 +250,6 @@ export function checkWorkMap(workMap: WorkMap, owner: string): WorkMap {
   return workMap;
 }
 
-/**
- * How long a handler may go on after its signal aborted (its jobTTL passed, or the worker is
- * stopping) before the worker stops waiting for it: past the TTL plus this grace the job's
- * writes are rolled back and its failure recorded; on shutdown the job is rolled back untouched.
- * This also bounds how long `run()` takes to stop after its signal aborts (handlers that honour
- * their signal stop at once), unless `gracefulShutdown` is on without a `jobTTL`.
- */
-export const HANDLER_GRACE_MS = 2000;
-
-const ABANDONED: unique symbol = Symbol("abandoned");
-const TIMED_OUT: unique symbol = Symbol("timed out");
-
-/**
- * Runs a handler until it settles, or until {@linkcode HANDLER_GRACE_MS} after its signal aborts.
- *
- * @returns `undefined` when it returned, `{ failure }` when it threw, `ABANDONED` when it did
- *   not stop in time (it goes on in the background; its result is ignored).
- */
-function runBounded(
-  handler: WorkFunc,
-  job: Job,
-  ctx: WorkContext,
-): Promise<undefined | { failure: unknown } | typeof ABANDONED> {
-  const work = (async () => await handler(job, ctx))().then(
-    () => undefined,
-    (failure) => ({ failure }),
-  );
-  const signal = ctx.signal;
-  if (signal === NEVER_ABORTED) return work;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let start: (() => void) | undefined;
-  const abandon = new Promise<typeof ABANDONED>((resolve) => {
-    start = () => (timer = setTimeout(() => resolve(ABANDONED), HANDLER_GRACE_MS));
-    if (signal.aborted) start();
-    else signal.addEventListener("abort", start, { once: true });
-  });
-  return Promise.race([work, abandon]).finally(() => {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", start!);
-  });
-}
-
-/** Waits for `op` at most {@linkcode HANDLER_GRACE_MS}; its failure is the caller's to see. */
-function bounded<T>(op: Promise<T>): Promise<T | typeof TIMED_OUT> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    op,
-    new Promise<typeof TIMED_OUT>((
-      r,
-    ) => (timer = setTimeout(() => r(TIMED_OUT), HANDLER_GRACE_MS))),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** Used by WorkerPool to run a worker with its index; not part of the public API. */
 export const runIndexed: unique symbol = Symbol("gue.runIndexed");
 
@@ -303,10 +259,6 @@ export const sharedPollFailureLog: unique symbol = Symbol("gue.sharedPollFailure
 /** The options a WorkerPool passes to its workers. */
 interface PoolWorkerOptions extends WorkerOptions {
   [sharedPollFailureLog]?: PollFailureLog;
-}
-
-async function runHooks(hooks: HookFunc[], job: Job | null, err: unknown, ctx: WorkContext) {
-  for (const hook of hooks) await hook(job, err, ctx);
 }
 
 /**
@@ -531,52 +483,29 @@ export class Worker {
       return;
     }
 
-    // The handler's signal: the run's (unless graceful), plus the TTL when one is set. Only a
-    // TTL needs a controller of its own; otherwise pass a signal through and allocate nothing.
-    let handlerSignal = gracefulShutdown ? NEVER_ABORTED : ctx.signal;
-    let ttlTimer: ReturnType<typeof setTimeout> | undefined;
-    let unlink: (() => void) | undefined;
-    if (jobTTL > 0) {
-      const ttl = new AbortController();
-      ttlTimer = setTimeout(
-        () => ttl.abort(new DOMException(`job TTL of ${jobTTL} ms exceeded`, "TimeoutError")),
-        jobTTL,
-      );
-      if (!gracefulShutdown) {
-        const follow = () => ttl.abort(ctx.signal.reason);
-        if (ctx.signal.aborted) follow();
-        else {
-          ctx.signal.addEventListener("abort", follow, { once: true });
-          unlink = () => ctx.signal.removeEventListener("abort", follow);
-        }
-      }
-      handlerSignal = ttl.signal;
-    }
-    // Cancellation (client.cancelJob), while the client watches for it.
-    const watch = cancelWatchOf(this.#client);
-    let cancel: AbortController | undefined;
-    let unwatch: (() => void) | undefined;
-    if (watch !== undefined) {
-      cancel = new AbortController();
-      unwatch = watch.watch(job.id, cancel);
-      handlerSignal = AbortSignal.any([handlerSignal, cancel.signal]);
-    }
+    // The handler's signal: the run's (unless graceful), its TTL, its cancellation.
+    const armed = armHandler(
+      job.id,
+      ctx.signal,
+      gracefulShutdown,
+      jobTTL,
+      cancelWatchOf(this.#client),
+    );
+    const cancel = armed.cancel;
 
     let failed = false;
     let failure: unknown;
     let abandoned = false;
     job[guardWrites]();
     try {
-      const ended = await runBounded(handler, job, { ...ctx, signal: handlerSignal });
+      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal });
       if (ended === ABANDONED) abandoned = true;
       else if (ended !== undefined) {
         failed = true;
         failure = ended.failure;
       }
     } finally {
-      clearTimeout(ttlTimer);
-      unlink?.();
-      unwatch?.();
+      armed.disarm();
     }
 
     const interrupted = !gracefulShutdown && ctx.signal.aborted;
