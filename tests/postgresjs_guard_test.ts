@@ -3,13 +3,15 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import postgres from "postgres";
 import { isNextWriteCrash } from "../src/adapters/_postgresjs_guard.ts";
+import { postgresjs } from "../src/adapters/postgresjs.ts";
 import { serverUrl } from "./_db.ts";
 
 const CHILD = fileURLToPath(new URL("./fixtures/postgresjs_guard_child.ts", import.meta.url));
 
 /** Runs the fixture in a child process of this runtime; resolves with its exit code and stdout. */
-function child(mode: string): Promise<{ code: number | null; out: string }> {
+function child(mode: string): Promise<{ code: number | null; out: string; err: string }> {
   const args = "Deno" in globalThis ? ["run", "-A", CHILD, mode] : [CHILD, mode];
   return new Promise((resolve) => {
     const c = spawn(process.execPath, args, {
@@ -17,9 +19,10 @@ function child(mode: string): Promise<{ code: number | null; out: string }> {
       env: { ...process.env, DATABASE_URL: serverUrl() },
     });
     let out = "";
+    let err = "";
     c.stdout!.on("data", (d) => (out += d));
-    c.stderr!.on("data", () => {});
-    c.on("close", (code) => resolve({ code, out }));
+    c.stderr!.on("data", (d) => (err += d));
+    c.on("close", (code) => resolve({ code, out, err }));
   });
 }
 
@@ -52,6 +55,13 @@ test("the guard drops that crash: the process lives on", async () => {
   assert.match(out, /alive/);
 });
 
+test("postgresjs() installs the guard: the crash is dropped and said on stderr", async () => {
+  const { code, out, err } = await child("adapter");
+  assert.equal(code, 0, err);
+  assert.match(out, /alive/);
+  assert.match(err, /gue: dropped 1 error\(s\) of postgres\.js on a closed connection/);
+});
+
 test("any other uncaught exception still ends the process with code 1", async () => {
   const { code, out } = await child("other");
   assert.equal(code, 1);
@@ -71,4 +81,26 @@ test("a reserved postgres.js connection whose backend was terminated does not en
   const { code, out } = await child("real");
   assert.equal(code, 0, out);
   assert.match(out, /alive/);
+});
+
+test("a statement of a job transaction whose backend was terminated rejects, not hangs", async () => {
+  const sql = postgres(serverUrl(), { max: 2, onnotice: () => {} });
+  const admin = postgres(serverUrl(), { max: 1, onnotice: () => {} });
+  try {
+    const tx = await postgresjs(sql).begin();
+    const { rows: [{ pid }] } = await tx.query<{ pid: number }>("select pg_backend_pid() as pid");
+    const sleeping = tx.query("select pg_sleep(60)");
+    await new Promise((r) => setTimeout(r, 200));
+    await admin`select pg_terminate_backend(${pid})`;
+    const outcome = await Promise.race([
+      sleeping.then(() => "resolved", () => "rejected"),
+      new Promise((r) => setTimeout(() => r("still pending after 20 s"), 20_000)),
+    ]);
+    assert.equal(outcome, "rejected");
+    await assert.rejects(tx.query("select 1"));
+    await tx.rollback(); // nothing to do on a dead transaction; must not throw
+  } finally {
+    await admin.end();
+    await sql.end({ timeout: 1 });
+  }
 });

@@ -15,6 +15,11 @@
  * The cure is the patched postgres.js (`scripts/patch_postgres.ts`), which also fixes the
  * connection the crash leaves unusable; this guard only keeps unpatched installs alive.
  *
+ * The `postgresjs()` adapter installs it once per process. An application with listeners of its
+ * own keeps control: the guard then leaves every error but the two above to them (they see the
+ * dropped ones too, and should ignore what {@linkcode isNextWriteCrash} and
+ * {@linkcode isOrphanConnectionError} recognise rather than exit).
+ *
  * @module
  */
 import process from "node:process";
@@ -53,7 +58,8 @@ let installed = false;
 let dropped = 0;
 
 /**
- * How many crashes the guard has dropped since it was installed.
+ * How many errors (write crashes and orphaned connection errors) the guard has dropped since it
+ * was installed.
  *
  * @returns The count.
  */
@@ -64,21 +70,21 @@ export function droppedNextWriteCrashes(): number {
 /**
  * Installs the guard once per process (later calls do nothing).
  *
- * @param onDrop Told about each dropped crash (for a log line).
+ * @param onDrop Told about each dropped error (for a log line).
  */
-export function guardNextWriteCrash(onDrop?: (err: TypeError) => void): void {
+export function guardNextWriteCrash(onDrop?: (err: Error) => void): void {
   if (installed) return;
   installed = true;
-  const listener = (err: unknown) => {
-    if (isNextWriteCrash(err)) {
-      dropped++;
-      try {
-        onDrop?.(err as TypeError);
-      } catch {
-        // A failing log line must not turn a dropped crash into a real one.
-      }
-      return;
+  const drop = (err: Error) => {
+    dropped++;
+    try {
+      onDrop?.(err);
+    } catch {
+      // A failing log line must not turn a dropped crash into a real one.
     }
+  };
+  const listener = (err: unknown) => {
+    if (isNextWriteCrash(err)) return drop(err as TypeError);
     // Not ours. With other listeners the application decides; alone, behave as the runtime.
     if (process.listenerCount("uncaughtException") > 1) return;
     process.stderr.write(`Uncaught ${(err as Error)?.stack ?? String(err)}\n`);
@@ -86,12 +92,33 @@ export function guardNextWriteCrash(onDrop?: (err: TypeError) => void): void {
   };
   process.on("uncaughtException", listener);
   process.on("unhandledRejection", (reason: unknown) => {
-    if (isOrphanConnectionError(reason)) {
-      dropped++;
-      return;
-    }
+    if (isOrphanConnectionError(reason)) return drop(reason as Error);
     if (process.listenerCount("unhandledRejection") > 1) return;
     process.stderr.write(`Uncaught (in promise) ${(reason as Error)?.stack ?? String(reason)}\n`);
     process.exit(1);
   });
+}
+
+/** When a dropped error was last logged; {@linkcode warnDropped} logs at most once per 30 s. */
+let lastWarning = -Infinity;
+let droppedSinceWarning = 0;
+
+/**
+ * The adapter's `onDrop`: one line on stderr for the first dropped error, then at most one per
+ * 30 s with the number dropped since, so a storm of terminated connections stays readable.
+ *
+ * @param err The dropped error.
+ */
+export function warnDropped(err: Error): void {
+  droppedSinceWarning++;
+  const now = Date.now();
+  if (now - lastWarning < 30_000) return;
+  lastWarning = now;
+  const code = (err as { code?: unknown }).code;
+  console.error(
+    `gue: dropped ${droppedSinceWarning} error(s) of postgres.js on a closed connection ` +
+      `(last: ${err.name}: ${err.message}${code ? ` [${code}]` : ""}), which would have ended ` +
+      "the process (porsager/postgres#1208); scripts/patch_postgres.ts fixes the driver",
+  );
+  droppedSinceWarning = 0;
 }

@@ -39,6 +39,7 @@
 import type { ReservedSql, Sql, TransactionSql } from "postgres";
 import type { ConnPool, ListenConnection, QueryResult, Tx } from "../adapter.ts";
 import { listenPostgresjs } from "./_listen_postgresjs.ts";
+import { guardNextWriteCrash, warnDropped } from "./_postgresjs_guard.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type {
   AdapterCapabilities,
@@ -91,6 +92,8 @@ class BeginTx implements PostgresjsTx {
   #dead: unknown;
   readonly #finish: (outcome: "commit" | typeof ROLLBACK) => void;
   readonly #done: Promise<unknown>;
+  /** Rejects when the transaction ends other than by commit; never resolves. */
+  readonly #death: Promise<never>;
 
   constructor(
     sql: TransactionSql,
@@ -100,6 +103,11 @@ class BeginTx implements PostgresjsTx {
     this[native] = sql;
     this.#finish = finish;
     this.#done = done;
+    this.#death = done.then(
+      () => new Promise<never>(() => {}),
+      (err) => Promise.reject(err === ROLLBACK ? new Error("transaction already ended") : err),
+    );
+    this.#death.catch(() => {}); // Seen by the queries that race it, if any.
   }
 
   /** Called once postgres.js has ended the transaction; an error other than ours means it died. */
@@ -111,7 +119,10 @@ class BeginTx implements PostgresjsTx {
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     if (this.#state !== "open") return Promise.reject(new Error("transaction already ended"));
-    return run<R>(this[native], text, params);
+    // postgres.js 3.4 can leave a statement of a dead connection unsettled for good
+    // (porsager/postgres#1208), while `sql.begin()` rejects when the connection closes: the
+    // statement fails with the transaction's death instead of hanging its caller.
+    return Promise.race([run<R>(this[native], text, params), this.#death]);
   }
 
   async commit(): Promise<void> {
@@ -185,10 +196,18 @@ class PostgresjsPool implements ConnPool {
  * The pool must have more connections (`max`, default 10) than the workers that use it: each
  * job holds one connection for as long as its handler runs.
  *
+ * The first call installs a process-wide `uncaughtException`/`unhandledRejection` guard that
+ * drops the errors postgres.js 3.4 throws outside any promise when a connection dies
+ * (porsager/postgres#1208), logging them on stderr at most once per 30 s, and leaves every
+ * other error as the runtime (or the application's own listeners) would.
+ *
  * @param sql A pool made by `postgres(url, options)`.
  * @returns The pool gue's {@linkcode Client} takes.
  */
 export function postgresjs(sql: Sql): ConnPool {
+  // postgres.js 3.4 can throw outside any promise when a connection dies (porsager/postgres#1208);
+  // see _postgresjs_guard.ts. Once per process; an application's own listeners keep the say.
+  guardNextWriteCrash(warnDropped);
   return new PostgresjsPool(sql);
 }
 
