@@ -68,7 +68,9 @@ export interface PipelinedTx extends Tx {
   /**
    * Runs `text`, then COMMIT, in one round trip. The transaction is over when this settles:
    * when `text` fails the server turns the COMMIT into a ROLLBACK and `text`'s error is thrown;
-   * when the COMMIT itself fails its error is thrown.
+   * when the COMMIT itself fails its error is thrown (gue's adapters mark it with
+   * `commitFailure` of `src/pipelining.ts`, so the worker reports a failed commit as such; an
+   * unmarked error counts as the statement's).
    *
    * @param text The last statement.
    * @param params Its parameters.

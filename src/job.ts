@@ -10,7 +10,7 @@ import { DEFAULT_FAILURE_POLICY, type FailurePolicy, findDeadLetter } from "./de
 import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
 import type { FailReason } from "./inspect.ts";
 import { type Logger, safeLog } from "./logger.ts";
-import { canCommitWith, commitWith } from "./pipelining.ts";
+import { canCommitWith, commitWith, isCommitFailure } from "./pipelining.ts";
 import {
   handlerRollbackToSavepoint,
   handlerSavepoint,
@@ -64,6 +64,20 @@ export interface JobData {
   readonly maxAttempts?: number | null;
   /** Its unique key: no other live job has it. `null` (or absent): none. */
   readonly uniqueKey?: string | null;
+}
+
+/**
+ * Used by the worker to delete a finished job and commit, in one round trip where the adapter
+ * pipelines; not part of the public API. See {@linkcode Job}'s method of that name.
+ */
+export const deleteAndCommit: unique symbol = Symbol("gue.deleteAndCommit");
+
+/** What {@linkcode deleteAndCommit} reports when the job's outcome was not committed. */
+export interface DeleteAndCommitFailure {
+  /** The DELETE failed (the transaction was rolled back), or the COMMIT did. */
+  failed: "delete" | "commit";
+  /** The failure, as `job.delete()` or `job.done()` would have thrown it. */
+  error: DatabaseError;
 }
 
 /** Used by the worker to roll back an interrupted job untouched; not part of the public API. */
@@ -398,6 +412,28 @@ export class Job implements JobData {
     });
   }
 
+  /**
+   * A finished job: deletes it (unless its handler did) and commits, the DELETE sent with the
+   * COMMIT where the adapter pipelines. The transaction is over when this settles.
+   *
+   * @returns `undefined` once committed, or what failed.
+   * @throws {Error} When the job is already done (its handler ended it).
+   */
+  [deleteAndCommit](): Promise<DeleteAndCommitFailure | undefined> {
+    return this.#serial(async () => {
+      this.#open("job.delete()");
+      if (!this.#deleted) this.#last = [jobDelete, [this.id]];
+      try {
+        await this.#commit("job.done", "job.delete");
+      } catch (err) {
+        const failed = this.#ended === "rolled back" ? "delete" : "commit";
+        return { failed, error: err as DatabaseError };
+      }
+      this.#deleted = true;
+      return undefined;
+    });
+  }
+
   /** Rolls the transaction back, leaving the row as it was (used when a worker is aborted). */
   [rollbackJob](): Promise<void> {
     return this.#serial(() => this.#rollback());
@@ -413,7 +449,11 @@ export class Job implements JobData {
     return this.#tx;
   }
 
-  async #commit(operation: string): Promise<void> {
+  /**
+   * Commits, sending the statement left in `#last` with the COMMIT. When that statement fails
+   * the transaction is rolled back and its error thrown as `lastOperation`'s.
+   */
+  async #commit(operation: string, lastOperation = operation): Promise<void> {
     const tx = this.#tx;
     if (tx === null) return;
     this.#tx = null;
@@ -423,6 +463,10 @@ export class Job implements JobData {
       if (last === undefined) await tx.commit();
       else await commitWith(tx, last[0], last[1]);
     } catch (err) {
+      if (last !== undefined && !isCommitFailure(err)) {
+        this.#ended = "rolled back";
+        throw new DatabaseError(lastOperation, err);
+      }
       this.#ended = "ended by a failed commit";
       throw new DatabaseError(operation, err);
     }

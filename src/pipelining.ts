@@ -30,6 +30,33 @@ export class BeginError extends Error {
   }
 }
 
+const commitFailures = new WeakSet<object>();
+
+/**
+ * Marks `err` as the failure of a `commitWith`'s COMMIT rather than of its statement, for the
+ * callers that report the two apart (the worker logs a failed DELETE and a failed commit each
+ * with gue's text). An adapter's `commitWith` marks its COMMIT's errors with it; an error it
+ * leaves unmarked counts as the statement's.
+ *
+ * @param err The COMMIT's error.
+ * @returns `err`, to throw.
+ */
+export function commitFailure<E>(err: E): E {
+  if (typeof err === "object" && err !== null) commitFailures.add(err);
+  return err;
+}
+
+/**
+ * Whether `commitWith` threw `err` for its COMMIT (see {@linkcode commitFailure}); false for its
+ * statement's failure, after which the transaction was rolled back.
+ *
+ * @param err What `commitWith` threw.
+ * @returns True for the COMMIT's failure.
+ */
+export function isCommitFailure(err: unknown): boolean {
+  return typeof err === "object" && err !== null && commitFailures.has(err);
+}
+
 /** A pool that can send a transaction's first statement with its BEGIN. */
 interface BeginWith {
   beginWith<R>(text: string, params?: unknown[]): Promise<{ tx: Tx; result: QueryResult<R> }>;
@@ -72,18 +99,7 @@ export async function beginWith<R>(
   params?: unknown[],
 ): Promise<{ tx: Tx; result: QueryResult<R> }> {
   if (canBeginWith(pool)) return await pool.beginWith<R>(text, params);
-  let tx: Tx;
-  try {
-    tx = await pool.begin();
-  } catch (err) {
-    throw new BeginError(err);
-  }
-  try {
-    return { tx, result: await tx.query<R>(text, params) };
-  } catch (err) {
-    await tx.rollback().catch(() => {});
-    throw err;
-  }
+  return await beginThenRun<R>(pool, text, params);
 }
 
 /**
@@ -102,6 +118,53 @@ export async function commitWith<R>(
   params?: unknown[],
 ): Promise<QueryResult<R>> {
   if (canCommitWith(tx)) return await tx.commitWith<R>(text, params);
+  return await runThenCommit<R>(tx, text, params);
+}
+
+/**
+ * What {@linkcode beginWith} does for an adapter that does not pipeline: BEGIN, then `text`, each
+ * awaited, with the same outcomes. For an adapter that falls back to it itself.
+ *
+ * @param pool Opens the transaction.
+ * @param text The first statement.
+ * @param params Its parameters.
+ * @returns The open transaction and the statement's result.
+ * @throws {BeginError} When no transaction could be opened.
+ * @throws The statement's error (the transaction is rolled back).
+ */
+export async function beginThenRun<R>(
+  pool: Pick<ConnPool, "begin">,
+  text: string,
+  params?: unknown[],
+): Promise<{ tx: Tx; result: QueryResult<R> }> {
+  let tx: Tx;
+  try {
+    tx = await pool.begin();
+  } catch (err) {
+    throw new BeginError(err);
+  }
+  try {
+    return { tx, result: await tx.query<R>(text, params) };
+  } catch (err) {
+    await tx.rollback().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * What {@linkcode commitWith} does for a transaction that does not pipeline: `text`, then
+ * COMMIT, each awaited, with the same outcomes.
+ *
+ * @param tx An open transaction.
+ * @param text The last statement.
+ * @param params Its parameters.
+ * @returns The statement's result.
+ */
+export async function runThenCommit<R>(
+  tx: Tx,
+  text: string,
+  params?: unknown[],
+): Promise<QueryResult<R>> {
   let result: QueryResult<R>;
   try {
     result = await tx.query<R>(text, params);
@@ -109,6 +172,10 @@ export async function commitWith<R>(
     await tx.rollback().catch(() => {});
     throw err;
   }
-  await tx.commit();
+  try {
+    await tx.commit();
+  } catch (err) {
+    throw commitFailure(err);
+  }
   return result;
 }

@@ -20,7 +20,15 @@ import {
   TIMED_OUT,
 } from "./handler_run.ts";
 import { randomStringId } from "./id.ts";
-import { guardWrites, type Job, keepWrites, rollbackJob, undoWrites } from "./job.ts";
+import {
+  deleteAndCommit,
+  type DeleteAndCommitFailure,
+  guardWrites,
+  type Job,
+  keepWrites,
+  rollbackJob,
+  undoWrites,
+} from "./job.ts";
 import {
   errorLogger,
   type LogFields,
@@ -562,16 +570,27 @@ export class Worker {
     }
     job[keepWrites]();
     await runHooks(hooks.jobDone, job, null, ctx);
+    // The DELETE goes with the COMMIT: one round trip where the adapter pipelines. A failure of
+    // either is reported as job.delete() and job.done() report theirs.
+    let ended: DeleteAndCommitFailure | undefined;
     let deleted = true;
     try {
-      await job.delete();
+      ended = await job[deleteAndCommit]();
     } catch (err) {
+      // The handler ended the job itself: #workLocked's job.done() sees to the rest.
       deleted = false;
       rec.fail("failed to delete finished job", err);
       this.#logJob(job, "error", "Got an error on deleting a job", { error: err });
     }
+    if (ended?.failed === "delete") {
+      deleted = false;
+      rec.fail("failed to delete finished job", ended.error);
+      this.#logJob(job, "error", "Got an error on deleting a job", { error: ended.error });
+    }
     rec.worked(deleted);
     if (this.#logsDebug) this.#logJob(job, "debug", "Job finished");
+    // Not committed (the DELETE rolled back with the transaction, or the COMMIT failed).
+    if (ended !== undefined) await this.#endFailed(job, COMMIT, END_DONE, rec, ctx, ended.error);
   }
 
   /** Runs the jobLocked hooks after a failed poll; a method, so a span runs it without a closure. */
@@ -645,14 +664,27 @@ export class Worker {
         if (job.failReason !== null) this.#deadLetter = { job, err: failure };
       }
     } catch (err) {
-      rec.fail(report.span, err);
-      this.#logJob(job, "error", report.log, { error: err, ...fields });
-      hintPreparedStatements(this.#logger, err);
-      if (failure === COMMIT) {
-        await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
-      }
-      await this.#recordApart(job, failure === COMMIT ? err : failure);
+      await this.#endFailed(job, failure, report, rec, ctx, err, fields);
     }
+  }
+
+  /** `#end`'s failure path: the database refused the job's end with `err`. */
+  async #endFailed(
+    job: Job,
+    failure: unknown,
+    report: EndReport,
+    rec: FailureRecorder,
+    ctx: WorkContext,
+    err: unknown,
+    fields?: LogFields,
+  ): Promise<void> {
+    rec.fail(report.span, err);
+    this.#logJob(job, "error", report.log, { error: err, ...fields });
+    hintPreparedStatements(this.#logger, err);
+    if (failure === COMMIT) {
+      await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
+    }
+    await this.#recordApart(job, failure === COMMIT ? err : failure);
   }
 
   /**

@@ -37,8 +37,10 @@
  * @module
  */
 import type { ReservedSql, Sql, TransactionSql } from "postgres";
-import type { ConnPool, ListenConnection, QueryResult, Tx } from "../adapter.ts";
+import type { ConnPool, ListenConnection, PipelinedTx, QueryResult, Tx } from "../adapter.ts";
 import { listenPostgresjs } from "./_listen_postgresjs.ts";
+import { openPipelined } from "./_postgresjs_pipelined_tx.ts";
+import { beginThenRun, runThenCommit } from "../pipelining.ts";
 import { guardNextWriteCrash, warnDropped } from "./_postgresjs_guard.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type {
@@ -144,12 +146,34 @@ class BeginTx implements PostgresjsTx {
 
 class PostgresjsPool implements ConnPool {
   readonly name = "postgresjs";
-  readonly capabilities = { concurrentTransactions: true, listen: true };
+  readonly capabilities = { concurrentTransactions: true, listen: true, pipelining: true };
   readonly #sql: Sql;
   #closed?: Promise<void>;
+  /** False once this postgres.js turned out unable to watch a reserved connection. */
+  #pipelines = true;
 
   constructor(sql: Sql) {
     this.#sql = sql;
+  }
+
+  /**
+   * A job's transaction, BEGIN and lock in one round trip, and its last statement with its
+   * COMMIT (see `_postgresjs_pipelined_tx.ts`); `begin()` stays a plain `sql.begin()`.
+   */
+  async beginWith<R>(
+    text: string,
+    params?: unknown[],
+  ): Promise<{ tx: PipelinedTx; result: QueryResult<R> }> {
+    if (this.#pipelines) {
+      const prepare = (this.#sql as { options?: { prepare?: boolean } }).options?.prepare ?? true;
+      const opened = await openPipelined<R>(this.#sql, prepare, native, text, params);
+      if (opened !== undefined) return opened;
+      this.#pipelines = false;
+    }
+    const { tx, result } = await beginThenRun<R>(this, text, params);
+    const commitWith = <T>(last: string, lastParams?: unknown[]) =>
+      runThenCommit<T>(tx, last, lastParams);
+    return { tx: Object.assign(tx, { commitWith }), result };
   }
 
   query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
