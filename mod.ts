@@ -107,6 +107,7 @@ export {
   type LogLevel,
   noopLogger,
 } from "./src/logger.ts";
+export { BATCH_SIZE_MAX, type BatchOptions } from "./src/batch_worker.ts";
 export { WorkerPool, type WorkerPoolOptions } from "./src/pool.ts";
 export { runLock, type RunState } from "./src/run_lock.ts";
 export type {

@@ -40,6 +40,8 @@ import {
   jobInsertOwn,
   jobInsertOwnNotify,
   jobList,
+  jobLockBatchOrNextRunAt,
+  jobLockBatchScheduledOrNextRunAt,
   jobLockById,
   jobLockNext,
   jobLockNextOrNextRunAt,
@@ -196,10 +198,24 @@ export interface Poll {
   nextRunAt: Date | null;
 }
 
+/**
+ * A batch worker's poll: the jobs locked and the one transaction that holds them, or none and
+ * the queue's next `run_at`.
+ */
+export interface BatchPoll {
+  /** The transaction holding the jobs' row locks; `null` when no job was locked. */
+  tx: Tx | null;
+  /** The jobs, in poll order; their `tx()` throws (see `Job`'s constructor). */
+  jobs: Job[];
+  /** When no job: the earliest `runAt` of the queue's later jobs, or `null` when there are none. */
+  nextRunAt: Date | null;
+}
+
 /** What workers use of a client beyond its public API, by client. */
 const internals = new WeakMap<Client, {
   wakeup: Wakeup;
   poll(queue: string, byRunAt: boolean): Promise<Poll>;
+  pollBatch(queue: string, byRunAt: boolean, limit: number): Promise<BatchPoll>;
 }>();
 
 /**
@@ -224,6 +240,26 @@ export function clientWakeup(client: Client): Wakeup {
  */
 export function pollJob(client: Client, queue: string, byRunAt: boolean): Promise<Poll> {
   return internals.get(client)!.poll(queue, byRunAt);
+}
+
+/**
+ * Used by batch workers: locks up to `limit` due jobs in one transaction, in `pollJob`'s order,
+ * and when there is none says when the queue's next job is due, in the same statement. Not part
+ * of the public API.
+ *
+ * @param client The client.
+ * @param queue The queue.
+ * @param byRunAt Earliest `runAt` first instead of priority first.
+ * @param limit Most jobs to lock.
+ * @returns The jobs and their transaction, or none and the next `runAt`.
+ */
+export function pollJobBatch(
+  client: Client,
+  queue: string,
+  byRunAt: boolean,
+  limit: number,
+): Promise<BatchPoll> {
+  return internals.get(client)!.pollBatch(queue, byRunAt, limit);
 }
 
 const encoder = new TextEncoder();
@@ -415,7 +451,11 @@ export class Client {
       onCancel: cancelWatch === undefined ? undefined : (id) => cancelWatch.check(id),
     });
     this.#announcesCancels = listen && canListen && options.notify !== false;
-    internals.set(this, { wakeup, poll: (queue, byRunAt) => this.#poll(queue, byRunAt) });
+    internals.set(this, {
+      wakeup,
+      poll: (queue, byRunAt) => this.#poll(queue, byRunAt),
+      pollBatch: (queue, byRunAt, limit) => this.#pollBatch(queue, byRunAt, limit),
+    });
     this.#notifier = options.notify === false
       ? undefined
       : new NotifyCoalescer(pool, jobNotify, this.logger);
@@ -880,6 +920,37 @@ export class Client {
       poll,
     );
     return poll;
+  }
+
+  /** See {@linkcode pollJobBatch}. */
+  async #pollBatch(queue: string, byRunAt: boolean, limit: number): Promise<BatchPoll> {
+    const operation = byRunAt ? "lockNextScheduledJob" : "lockJob";
+    const params = [checkText(queue, "queue"), new Date(), limit];
+    let tx: Tx;
+    let rows: JobPollRow[];
+    try {
+      ({ tx, result: { rows } } = await beginWith<JobPollRow>(
+        this.pool,
+        byRunAt ? jobLockBatchScheduledOrNextRunAt : jobLockBatchOrNextRunAt,
+        params,
+      ));
+    } catch (err) {
+      if (!(err instanceof BeginError)) throw new DatabaseError(operation, err);
+      this.#metrics.beginFailed();
+      throw new DatabaseError(operation, err.cause);
+    }
+    if (rows.length === 0 || rows[0].job_id === null) {
+      const next = rows[0]?.next_run_at;
+      await tx.rollback().catch(() => {});
+      return { tx: null, jobs: [], nextRunAt: next == null ? null : new Date(next) };
+    }
+    const jobs = new Array<Job>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as JobRow;
+      this.#metrics.locked(row.job_type);
+      jobs[i] = new Job(row, null, this.backoff, this.logger, this.#failurePolicy);
+    }
+    return { tx, jobs, nextRunAt: null };
   }
 
   async #lock(

@@ -95,10 +95,48 @@ export const undoWrites: unique symbol = Symbol("gue.undoWrites");
 /** See {@linkcode guardWrites}. */
 export const keepWrites: unique symbol = Symbol("gue.keepWrites");
 
+/**
+ * Used by the worker: what recording a failure does to this job, as `error()` records it (see
+ * {@linkcode FailureOutcome}); the batch worker records many at once. Not part of the public API.
+ */
+export const failureOutcome: unique symbol = Symbol("gue.failureOutcome");
+
+/**
+ * Used by the batch worker: says the job was moved to the failed jobs and that committed, for
+ * `job.failReason`. Not part of the public API.
+ */
+export const recordFailReason: unique symbol = Symbol("gue.recordFailReason");
+
+/** What recording one failure does to a job: see {@linkcode Job.error}. */
+export interface FailureOutcome {
+  /** The job's error count with this failure. */
+  readonly errorCount: number;
+  /** The text stored in `last_error`. */
+  readonly lastError: string;
+  /** When the job runs again; `null` when it does not (moved to the failed jobs, or deleted). */
+  readonly runAt: Date | null;
+  /** Why it moves to the failed jobs, or `null` when it does not. */
+  readonly failReason: FailReason | null;
+}
+
+/**
+ * Why `tx()`, `delete()`, `error()` and `done()` of a job worked in batch mode throw: the
+ * batch's transaction is shared by handlers running at once.
+ */
+function batchModeError(job: Job, call: string): Error {
+  return new Error(
+    `job ${job.id} (${job.type}) runs in a batch worker: ${call} cannot be used, because the ` +
+      "batch's one transaction is shared by every job of the batch while their handlers run " +
+      "at once, so a write of one job could not be committed or rolled back with that job " +
+      "alone; the worker deletes the job or records its failure itself. Work jobs that write " +
+      "in the job's transaction with a worker in single mode (without the batch option)",
+  );
+}
+
 const decoder = new TextDecoder();
 
 /** How a job's transaction ended, for the error of `tx()` and friends once it has. */
-type Ended = "committed" | "rolled back" | "ended by a failed commit";
+type Ended = "committed" | "rolled back" | "ended by a failed commit" | "in a batch";
 
 /**
  * A locked job. Its row stays locked by an open transaction (one pooled connection) until
@@ -164,14 +202,15 @@ export class Job implements JobData {
    * Made by the client when it locks a job; not for application code.
    *
    * @param row The locked row.
-   * @param tx The transaction holding its lock.
+   * @param tx The transaction holding its lock; `null` for a job of a batch worker, whose
+   *   transaction the worker keeps (its `tx()`, `delete()`, `error()` and `done()` then throw).
    * @param backoff The client's backoff.
    * @param logger The client's logger.
    * @param policy What the client does with discarded jobs.
    */
   constructor(
     row: JobRow,
-    tx: Tx,
+    tx: Tx | null,
     backoff: Backoff,
     logger: Logger,
     policy: FailurePolicy = DEFAULT_FAILURE_POLICY,
@@ -188,6 +227,7 @@ export class Job implements JobData {
     this.maxAttempts = row.max_attempts ?? null;
     this.#policy = policy;
     this.#tx = tx;
+    if (tx === null) this.#ended = "in a batch";
     this.#backoff = backoff;
     this.#logger = logger;
   }
@@ -334,6 +374,7 @@ export class Job implements JobData {
    *   transaction that an earlier statement aborted).
    */
   done(): Promise<void> {
+    if (this.#ended === "in a batch") return Promise.reject(batchModeError(this, "job.done()"));
     return this.#serial(() => this.#commit("job.done"));
   }
 
@@ -354,47 +395,22 @@ export class Job implements JobData {
   error(err: unknown): Promise<void> {
     return this.#serial(async () => {
       const tx = this.#open("job.error()");
-      const errorCount = this.errorCount + 1;
       const now = new Date();
-      // Dead-lettered: by its error, by running out of attempts, or discarded (unless the client
-      // deletes discarded jobs, as gue does). An explicit reschedule is honoured, attempts or not.
-      const dead = findDeadLetter(err);
-      const outcome = dead === undefined ? findOutcome(err) : undefined;
-      let runAt: Date | null = null;
-      let failReason: FailReason | null = dead?.reason ?? null;
-      if (dead !== undefined || outcome instanceof DiscardJobError) {
-        // runAt stays null
-      } else if (outcome) runAt = outcome.runAt(now);
-      else if (this.maxAttempts !== null && errorCount >= this.maxAttempts) {
-        failReason = "exhausted";
-      } else {
-        const delay = this.#backoff(errorCount);
-        if (delay >= 0) runAt = new Date(now.getTime() + delay);
-      }
-      if (runAt === null && failReason === null && this.#policy.onDiscard === "deadLetter") {
-        failReason = "discarded";
-      }
-      if (runAt === null && (failReason === null || failReason === "discarded")) {
-        safeLog(this.#logger, "info", "Got empty new run at for the errored job, discarding it", {
-          "job-type": this.type,
-          "job-queue": this.queue,
-          "job-errors": errorCount,
-          error: errorText(err),
-        });
-      }
+      const { errorCount, runAt, lastError, failReason: reason } = this[failureOutcome](err, now);
+      let failReason = reason;
       let last: [string, unknown[]] | undefined;
       if (failReason !== null) {
         // Moved to gue_failed_jobs in the transaction that records its last failure. When the
         // handler deleted the job first, there is nothing left to move.
         if (!this.#deleted) {
-          last = [jobMoveToFailed, [this.id, errorCount, errorText(err), now, failReason]];
+          last = [jobMoveToFailed, [this.id, errorCount, lastError, now, failReason]];
         } else failReason = null;
         this.#deleted = true;
       } else if (runAt === null) {
         if (!this.#deleted) last = [jobDelete, [this.id]];
         this.#deleted = true;
       } else {
-        last = [jobUpdateError, [errorCount, runAt, errorText(err), now, this.id]];
+        last = [jobUpdateError, [errorCount, runAt, lastError, now, this.id]];
       }
       if (last !== undefined && canCommitWith(tx)) {
         // The UPDATE (or DELETE) and the COMMIT in one round trip.
@@ -410,6 +426,50 @@ export class Job implements JobData {
       await this.#commit("job.error");
       this.#failReason = failReason;
     });
+  }
+
+  /**
+   * What recording `err` as this job's failure does (see {@linkcode failureOutcome}): dead-lettered
+   * by its error, by running out of attempts, or discarded (unless the client deletes discarded
+   * jobs, as gue does); an explicit reschedule is honoured, attempts or not; otherwise the
+   * client's backoff. Logs a discard as `error()` does.
+   *
+   * @param err What went wrong.
+   * @param now The time the failure is recorded.
+   */
+  [failureOutcome](err: unknown, now: Date): FailureOutcome {
+    const errorCount = this.errorCount + 1;
+    const dead = findDeadLetter(err);
+    const outcome = dead === undefined ? findOutcome(err) : undefined;
+    let runAt: Date | null = null;
+    let failReason: FailReason | null = dead?.reason ?? null;
+    if (dead !== undefined || outcome instanceof DiscardJobError) {
+      // runAt stays null
+    } else if (outcome) runAt = outcome.runAt(now);
+    else if (this.maxAttempts !== null && errorCount >= this.maxAttempts) {
+      failReason = "exhausted";
+    } else {
+      const delay = this.#backoff(errorCount);
+      if (delay >= 0) runAt = new Date(now.getTime() + delay);
+    }
+    if (runAt === null && failReason === null && this.#policy.onDiscard === "deadLetter") {
+      failReason = "discarded";
+    }
+    const lastError = errorText(err);
+    if (runAt === null && (failReason === null || failReason === "discarded")) {
+      safeLog(this.#logger, "info", "Got empty new run at for the errored job, discarding it", {
+        "job-type": this.type,
+        "job-queue": this.queue,
+        "job-errors": errorCount,
+        error: lastError,
+      });
+    }
+    return { errorCount, lastError, runAt, failReason };
+  }
+
+  /** Sets {@linkcode Job.failReason} once the batch that moved the job committed. */
+  [recordFailReason](reason: FailReason | null): void {
+    this.#failReason = reason;
   }
 
   /**
@@ -440,6 +500,7 @@ export class Job implements JobData {
   }
 
   #open(call: string): Tx {
+    if (this.#ended === "in a batch") throw batchModeError(this, call);
     if (this.#tx === null) {
       throw new Error(
         `job ${this.id} (${this.type}) is already done: its transaction is ${this.#ended}; ` +

@@ -513,3 +513,55 @@ ON CONFLICT (name) DO NOTHING`;
 export const cronClaimTick = `UPDATE gue_cron SET last_tick = $2, updated_at = $3
 WHERE name = $1 AND last_tick < $2
 RETURNING name`;
+
+// ---- Batch mode (ours) ----
+
+/**
+ * A batch worker's poll: {@linkcode jobLockNextOrNextRunAt} for up to `$3` jobs, in the same
+ * order, in one statement; when none is due, the one row that says when the next is.
+ */
+export const jobLockBatchOrNextRunAt: string = lockOrNextRunAt(
+  jobLockNext.replace("LIMIT 1 ", "LIMIT $3 "),
+);
+
+/** {@linkcode jobLockBatchOrNextRunAt}, earliest `run_at` first. */
+export const jobLockBatchScheduledOrNextRunAt: string = lockOrNextRunAt(
+  jobLockNextScheduled.replace("LIMIT 1 ", "LIMIT $3 "),
+);
+
+/** The ids of a JSON array bound as `$n`, as an array the primary key's index looks up. */
+function idsOf(n: number): string {
+  return `ARRAY(SELECT json_array_elements_text($${n}::text::json))`;
+}
+
+/** Deletes a batch's finished jobs, inside its transaction. `$1` their ids as a JSON array. */
+export const jobBatchDelete = `DELETE FROM gue_jobs WHERE job_id = ANY(${idsOf(1)})`;
+
+/**
+ * Ends a batch in one statement, inside its transaction: deletes the finished jobs (`$1`, ids as
+ * a JSON array), records the failures of the jobs that run again (`$2`, a JSON array of
+ * `{ i: id, c: error count, r: run_at, e: last_error }`, as {@linkcode jobUpdateError} does one),
+ * and moves the jobs that failed for good to gue_failed_jobs with their cancellation requests
+ * dropped (`$3`, `{ i, c, e, f: fail_reason }`, as {@linkcode jobMoveToFailed} does one). `$4`
+ * now (updated_at, failed_at). The three sets of rows are disjoint.
+ */
+export const jobBatchEnd = `WITH done AS (
+  DELETE FROM gue_jobs WHERE job_id = ANY(${idsOf(1)})
+),
+retry AS (
+  UPDATE gue_jobs j SET error_count = u.c, run_at = u.r, last_error = u.e, updated_at = $4::timestamptz
+  FROM json_to_recordset($2::text::json) AS u(i text, c integer, r timestamptz, e text)
+  WHERE j.job_id = u.i
+),
+failed AS (SELECT * FROM json_to_recordset($3::text::json) AS f(i text, c integer, e text, f text)),
+moved AS (
+  DELETE FROM gue_jobs j USING failed WHERE j.job_id = failed.i
+  RETURNING j.*, failed.c AS new_count, failed.e AS new_error, failed.f AS reason
+),
+request AS (DELETE FROM gue_job_cancellations c USING failed WHERE c.job_id = failed.i)
+INSERT INTO gue_failed_jobs
+(job_id, priority, run_at, job_type, args, error_count, last_error, queue, created_at, updated_at,
+ max_attempts, unique_key, fail_reason, failed_at)
+SELECT job_id, priority, run_at, job_type, args, new_count, new_error, queue, created_at,
+  $4::timestamptz, max_attempts, unique_key, reason, $4::timestamptz
+FROM moved`;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { type BatchOptions, BatchRunner, resolveBatchOptions } from "./batch_worker.ts";
 import { cancelWatchOf } from "./cancel_watch.ts";
 import { type Client, clientWakeup, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
@@ -183,6 +184,19 @@ export interface WorkerOptions {
    * @default {false}
    */
   spanWorkOneNoJob?: boolean;
+  /**
+   * Batch mode: lock up to `size` due jobs in one transaction, run their handlers at once (at
+   * most `concurrency`), then delete the finished jobs and record the failures in one statement
+   * and commit once. Outcomes, hooks, telemetry, `jobTTL`, cancellation and shutdown stay per
+   * job. What changes: a job's `job.tx()` (and `delete()`, `error()`, `done()`) throws, since
+   * the transaction is the whole batch's; the batch commits when its slowest handler has ended;
+   * a crash or a failed commit leaves every job of the batch as it was, to run again
+   * (at-least-once, as always), and a failed commit runs the jobUndone hooks of each. Jobs of
+   * the batch not started when the worker stops are left as they were. `workOne()` works one
+   * batch. `size` is an integer from 1 to 1000; `concurrency` from 1 to `size`.
+   * @default none: one job per transaction
+   */
+  batch?: BatchOptions;
 }
 
 /** Checks and fills in options shared by Worker and WorkerPool. */
@@ -242,6 +256,7 @@ export function resolveWorkerOptions(options: WorkerOptions, owner: string) {
     tracer: checkTracer(options.tracer, owner),
     meter: checkMeter(options.meter, owner),
     spanWorkOneNoJob,
+    batch: resolveBatchOptions(options.batch, owner),
   };
 }
 
@@ -348,6 +363,8 @@ export class Worker {
   #nextRunAt: Date | null = null;
   readonly #recorder: WorkerRecorder;
   readonly #pollFailures: PollFailureLog;
+  /** Batch mode's loop, when the `batch` option is set. */
+  readonly #batch: BatchRunner | undefined;
   /** The job in hand, once its move to the failed jobs committed, with its last failure. */
   #deadLetter: { job: Job; err: unknown } | undefined;
 
@@ -371,6 +388,17 @@ export class Worker {
     this.#recorder = workerRecorder(this.#options);
     this.#pollFailures = (options as PoolWorkerOptions)[sharedPollFailureLog] ??
       new PollFailureLog();
+    this.#batch = this.#options.batch === undefined ? undefined : new BatchRunner({
+      id: this.id,
+      client,
+      workMap: this.#workMap,
+      options: this.#options,
+      batch: this.#options.batch,
+      logger: this.#logger,
+      logsDebug: this.#logsDebug,
+      recorder: this.#recorder,
+      pollFailures: this.#pollFailures,
+    });
   }
 
   /**
@@ -416,6 +444,11 @@ export class Worker {
   }
 
   async #workOne(signal: AbortSignal, index: number): Promise<boolean> {
+    if (this.#batch !== undefined) {
+      const didWork = await this.#batch.work(signal, index);
+      this.#nextRunAt = this.#batch.nextRunAt;
+      return didWork;
+    }
     const ctx: WorkContext = { signal, workerIndex: index, workerId: this.id };
     // One recorder per poll; without tracer and meter a shared one that does nothing.
     const rec = this.#recorder.poll();
