@@ -7,6 +7,7 @@
  * @module
  */
 import { type BatchOptions, BatchRunner, resolveBatchOptions } from "./batch_worker.ts";
+import { boundedCall, DriverCallTimeout } from "./bounded_call.ts";
 import { cancelWatchOf } from "./cancel_watch.ts";
 import { type Client, clientWakeup, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
@@ -455,8 +456,10 @@ export class Worker {
     try {
       let job: Job | null;
       try {
-        job = await rec.within(this.#lockNext, this, undefined, undefined, undefined);
+        job = await rec.within(this.#lockNext, this, signal, undefined, undefined);
       } catch (err) {
+        // A poll cut short by the stop is no failure; one that hung is (it was given up).
+        if (signal.aborted && err instanceof DriverCallTimeout) return false;
         rec.lockFailed(err);
         this.#pollFailures.failed(this.#logger, err);
         hintPreparedStatements(this.#logger, err);
@@ -474,8 +477,14 @@ export class Worker {
     }
   }
 
-  async #lockNext(): Promise<Job | null> {
-    const poll = await pollJob(this.#client, this.queue, this.pollStrategy !== "OrderByPriority");
+  async #lockNext(signal: AbortSignal): Promise<Job | null> {
+    const poll = await boundedCall(
+      pollJob(this.#client, this.queue, this.pollStrategy !== "OrderByPriority"),
+      "the poll",
+      signal,
+      // The poll was given up, then locked a job after all: let it go for the next poll.
+      (late) => void late.job?.[rollbackJob]().catch(() => {}),
+    );
     this.#nextRunAt = poll.nextRunAt;
     return poll.job;
   }
@@ -576,7 +585,9 @@ export class Worker {
       // Interrupted by shutdown: leave the job as it was for the next worker, error not counted.
       rec.interrupted();
       this.#logJob(job, "info", "Job interrupted by shutdown, rolled back", { error: failure });
-      await job[rollbackJob]();
+      // A rollback that fails or hangs leaves the row to the server (a dead connection's
+      // transaction is rolled back there).
+      await boundedCall(job[rollbackJob](), "the job's rollback", ctx.signal).catch(() => {});
       return;
     }
     if (failed) {
@@ -594,7 +605,7 @@ export class Worker {
         // The handler still holds the connection (stuck in a statement): give the transaction
         // up and record the failure in a new one, once the server lets go of the row.
         void job[rollbackJob]().catch(() => {});
-        await this.#recordApart(job, failure);
+        await this.#recordApart(job, failure, this.#stopSignal(ctx));
         return;
       }
       await runHooks(hooks.jobDone, job, failure, ctx);
@@ -608,9 +619,9 @@ export class Worker {
     let ended: DeleteAndCommitFailure | undefined;
     let deleted = true;
     try {
-      ended = await job[deleteAndCommit]();
+      ended = await boundedCall(job[deleteAndCommit](), "the job's commit", this.#stopSignal(ctx));
     } catch (err) {
-      // The handler ended the job itself: #workLocked's job.done() sees to the rest.
+      // Given up, or the handler ended the job itself: #workLocked's job.done() sees to the rest.
       deleted = false;
       rec.fail("failed to delete finished job", err);
       this.#logJob(job, "error", "Got an error on deleting a job", { error: err });
@@ -690,10 +701,11 @@ export class Worker {
     ctx: WorkContext,
     fields?: LogFields,
   ): Promise<void> {
+    const stop = this.#stopSignal(ctx);
     try {
-      if (failure === COMMIT) await job.done();
+      if (failure === COMMIT) await boundedCall(job.done(), "the job's commit", stop);
       else {
-        await job.error(failure);
+        await boundedCall(job.error(failure), "recording the job's failure", stop);
         if (job.failReason !== null) this.#deadLetter = { job, err: failure };
       }
     } catch (err) {
@@ -717,7 +729,15 @@ export class Worker {
     if (failure === COMMIT) {
       await this.#runHooksLogged(this.#options.hooks.jobUndone, job, err, ctx);
     }
-    await this.#recordApart(job, failure === COMMIT ? err : failure);
+    await this.#recordApart(job, failure === COMMIT ? err : failure, this.#stopSignal(ctx));
+  }
+
+  /**
+   * What cuts the commit path's database calls short (see bounded_call.ts): the run's signal, or
+   * none when `gracefulShutdown` lets the job finish (then only their time limit applies).
+   */
+  #stopSignal(ctx: WorkContext): AbortSignal {
+    return this.#options.gracefulShutdown ? NEVER_ABORTED : ctx.signal;
   }
 
   /**
@@ -725,12 +745,17 @@ export class Worker {
    * died, or the commit was refused): record the failure in a transaction of its own, so the job
    * backs off like any failed job. gue leaves such a job untouched, which runs it again at once —
    * forever when the failure repeats. Nothing to do when the job is gone (the commit did land) or
-   * another worker holds it.
+   * another worker holds it (or the given-up transaction still does).
    */
-  async #recordApart(job: Job, failure: unknown): Promise<void> {
+  async #recordApart(job: Job, failure: unknown, stop: AbortSignal): Promise<void> {
     let again: Job;
     try {
-      again = await this.#client.lockJobById(job.id);
+      again = await boundedCall(
+        this.#client.lockJobById(job.id),
+        "locking the job again",
+        stop,
+        (late) => void late[rollbackJob]().catch(() => {}),
+      );
     } catch (err) {
       if (!(err instanceof JobNotFoundError)) {
         this.#logJob(job, "error", "Could not record the failure in a new transaction", {
@@ -740,13 +765,13 @@ export class Worker {
       return;
     }
     try {
-      await again.error(failure);
+      await boundedCall(again.error(failure), "recording the job's failure", stop);
       if (again.failReason !== null) this.#deadLetter = { job: again, err: failure };
     } catch (err) {
       this.#logJob(job, "error", "Could not record the failure in a new transaction", {
         error: err,
       });
-      await again.done().catch(() => {});
+      await boundedCall(again.done(), "the job's commit", stop).catch(() => {});
     }
   }
 

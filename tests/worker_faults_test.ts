@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { constantBackoff, type Logger, Worker } from "../mod.ts";
 import { Client } from "../src/client.ts";
 import { HANDLER_GRACE_MS } from "../src/worker.ts";
+import { STOP_BOUND_MS } from "../src/bounded_call.ts";
 import { adapterUnderTest, useTestDatabase } from "./_db.ts";
 
 const t = useTestDatabase();
@@ -151,5 +152,77 @@ describe("handler failures are logged", () => {
     assert.ok(line, `no "Job failed" line in ${JSON.stringify(lines.map((l) => l.msg))}`);
     assert.equal(line.level, "error");
     assert.match(String((line.fields as { error: unknown }).error), /the real cause/);
+  });
+});
+
+describe("database calls that hang", () => {
+  const skip = adapterUnderTest() === "pglite" ? concurrentReason : false;
+
+  test("a poll stuck on a lock: run() resolves within the stop bound of its abort", {
+    skip,
+  }, async () => {
+    const admin = await t.sql.reserve();
+    try {
+      await admin`BEGIN`;
+      await admin`LOCK TABLE gue_jobs IN ACCESS EXCLUSIVE MODE`;
+      const worker = new Worker(t.client, {}, { pollInterval: 20, logger: capture().logger });
+      const stop = new AbortController();
+      const run = worker.run(stop.signal);
+      await new Promise((r) => setTimeout(r, 300)); // the poll waits for the lock by now
+      const stopping = Date.now();
+      stop.abort();
+      const outcome = await Promise.race([
+        run.then(() => "resolved"),
+        new Promise((r) => setTimeout(() => r("still running"), STOP_BOUND_MS + 5000)),
+      ]);
+      assert.equal(outcome, "resolved", `run() after ${Date.now() - stopping} ms`);
+    } finally {
+      await admin`ROLLBACK`;
+      admin.release();
+    }
+  });
+
+  test("a commit that does not answer: run() resolves within the stop bound of its abort", {
+    skip,
+  }, async () => {
+    // A deferred trigger makes the job's COMMIT take 30 s.
+    await t.sql`CREATE TABLE IF NOT EXISTS slow_commit (id text)`;
+    await t.sql.unsafe(`CREATE OR REPLACE FUNCTION slow_commit_fn() RETURNS trigger
+      LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$`);
+    await t.sql.unsafe(`DROP TRIGGER IF EXISTS slow_commit_tr ON slow_commit;
+      CREATE CONSTRAINT TRIGGER slow_commit_tr AFTER INSERT ON slow_commit
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit_fn()`);
+    const job = await t.client.enqueue({ type: "SlowCommit" });
+    const { logger, lines } = capture();
+    let handled!: () => void;
+    const returned = new Promise<void>((r) => (handled = r));
+    const worker = new Worker(t.client, {
+      SlowCommit: async (j) => {
+        await j.tx().query("INSERT INTO slow_commit (id) VALUES ($1)", [j.id]);
+        handled();
+      },
+    }, { pollInterval: 20, logger });
+    const stop = new AbortController();
+    const run = worker.run(stop.signal);
+    try {
+      await returned;
+      await new Promise((r) => setTimeout(r, 200)); // the COMMIT is in flight
+      const stopping = Date.now();
+      stop.abort();
+      const outcome = await Promise.race([
+        run.then(() => "resolved"),
+        new Promise((r) => setTimeout(() => r("still running"), STOP_BOUND_MS + 5000)),
+      ]);
+      assert.equal(outcome, "resolved", `run() after ${Date.now() - stopping} ms`);
+      const line = lines.find((l) => l.msg === "Failed to mark job as done");
+      assert.ok(line, `no "Failed to mark job as done" in ${JSON.stringify(lines)}`);
+      assert.match(String((line.fields as { error: unknown }).error), /did not answer within/);
+    } finally {
+      await t.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event = 'PgSleep'`;
+      await run;
+    }
+    const [{ n }] = await t.sql`SELECT count(*)::int AS n FROM gue_jobs WHERE job_id = ${job.id}`;
+    assert.equal(n, 1, "the commit never landed: the job is still there");
   });
 });
