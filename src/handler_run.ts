@@ -93,7 +93,9 @@ function nothing(): void {}
 /**
  * Makes a handler's signal: the run's (unless `gracefulShutdown`), plus the job's TTL when one
  * is set, plus its cancellation while the client watches for it. Without TTL and watch the
- * run's signal is passed through.
+ * run's signal is passed through. One controller of the job's own follows the three (not
+ * `AbortSignal.any`, which costs several microseconds a job and leaves weak references to
+ * collect); it aborts with the reason of the first.
  *
  * @param jobId The job, for its cancellation.
  * @param runSignal The worker's run signal.
@@ -108,36 +110,44 @@ export function armHandler(
   jobTTL: number,
   watch: CancelWatch | undefined,
 ): ArmedHandler {
-  let signal = gracefulShutdown ? NEVER_ABORTED : runSignal;
-  if (jobTTL <= 0 && watch === undefined) return { signal, cancel: undefined, disarm: nothing };
-  let ttlTimer: ReturnType<typeof setTimeout> | undefined;
+  if (jobTTL <= 0 && watch === undefined) {
+    return {
+      signal: gracefulShutdown ? NEVER_ABORTED : runSignal,
+      cancel: undefined,
+      disarm: nothing,
+    };
+  }
+  const own = new AbortController();
   let unlink: (() => void) | undefined;
+  if (!gracefulShutdown) {
+    const follow = () => own.abort(runSignal.reason);
+    if (runSignal.aborted) follow();
+    else {
+      runSignal.addEventListener("abort", follow, { once: true });
+      unlink = () => runSignal.removeEventListener("abort", follow);
+    }
+  }
+  let ttlTimer: ReturnType<typeof setTimeout> | undefined;
   if (jobTTL > 0) {
-    const ttl = new AbortController();
     ttlTimer = setTimeout(
-      () => ttl.abort(new DOMException(`job TTL of ${jobTTL} ms exceeded`, "TimeoutError")),
+      () => own.abort(new DOMException(`job TTL of ${jobTTL} ms exceeded`, "TimeoutError")),
       jobTTL,
     );
-    if (!gracefulShutdown) {
-      const follow = () => ttl.abort(runSignal.reason);
-      if (runSignal.aborted) follow();
-      else {
-        runSignal.addEventListener("abort", follow, { once: true });
-        unlink = () => runSignal.removeEventListener("abort", follow);
-      }
-    }
-    signal = ttl.signal;
   }
-  // Cancellation (client.cancelJob), while the client watches for it.
+  // Cancellation (client.cancelJob), while the client watches for it: a controller apart, so
+  // the worker can tell a cancelled job from one stopped by its TTL or the shutdown.
   let cancel: AbortController | undefined;
   let unwatch: (() => void) | undefined;
   if (watch !== undefined) {
-    cancel = new AbortController();
-    unwatch = watch.watch(jobId, cancel);
-    signal = AbortSignal.any([signal, cancel.signal]);
+    const cancelled = new AbortController();
+    cancelled.signal.addEventListener("abort", () => own.abort(cancelled.signal.reason), {
+      once: true,
+    });
+    unwatch = watch.watch(jobId, cancelled);
+    cancel = cancelled;
   }
   return {
-    signal,
+    signal: own.signal,
     cancel,
     disarm() {
       clearTimeout(ttlTimer);
