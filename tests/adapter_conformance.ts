@@ -9,6 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ConnPool, Tx } from "../src/adapter.ts";
+import { beginWith, commitWith } from "../src/pipelining.ts";
 import { unwrapTx as unwrapBunSql } from "../src/adapters/bun_sql.ts";
 import { unwrapTx as unwrapDenoPostgres } from "../src/adapters/deno_postgres.ts";
 import { unwrapTx as unwrapPg } from "../src/adapters/pg.ts";
@@ -422,6 +423,108 @@ const cases: Case[] = [
       const all = await Promise.all(Array.from({ length: MAX }, () => pool.begin()));
       for (const t of all) await t.query("SELECT 1");
       for (const t of all) await t.commit();
+    },
+  },
+  {
+    name: "beginWith() and commitWith(): the first and last statements commit with the transaction",
+    async fn({ pool }) {
+      if (pool.capabilities.pipelining) {
+        assert.equal(typeof pool.beginWith, "function", "a pipelining adapter has beginWith()");
+      }
+      const [a, b] = [nextId(), nextId()];
+      const { tx, result } = await beginWith<{ id: number }>(
+        pool,
+        "INSERT INTO conf_items (id, name) VALUES ($1, 'pipelined') RETURNING id",
+        [a],
+      );
+      assert.deepEqual([...result.rows], [{ id: a }]);
+      if (pool.capabilities.pipelining) {
+        assert.equal(typeof (tx as { commitWith?: unknown }).commitWith, "function");
+      }
+      await tx.query("UPDATE conf_items SET name = 'middle' WHERE id = $1", [a]);
+      const last = await commitWith(
+        tx,
+        "INSERT INTO conf_items (id, name) VALUES ($1, 'pipelined')",
+        [b],
+      );
+      assert.equal(last.rowCount, 1);
+      assert.equal(await count(pool, "id = $1 AND name = 'middle'", [a]), 1);
+      assert.equal(await count(pool, "id = $1", [b]), 1);
+      await assert.rejects(tx.query("SELECT 1"), "the transaction is over");
+    },
+  },
+  {
+    name: "beginWith(): a failing first statement throws its error and keeps no connection",
+    async fn({ pool }) {
+      for (let i = 0; i < MAX + 1; i++) {
+        await assert.rejects(
+          within(10_000, beginWith(pool, "SELECT 1/0"), "a failing beginWith()"),
+          (err: { code?: string }) => {
+            assert.equal(err.code, "22012", "the statement's own error");
+            return true;
+          },
+        );
+      }
+      // Had each failed call kept its connection, the last of them would have found none.
+      const t = await within(10_000, pool.begin(), "a transaction afterwards");
+      await t.query("SELECT 1");
+      await t.commit();
+    },
+  },
+  {
+    name: "commitWith(): a failing last statement throws its error and rolls everything back",
+    async fn({ pool }) {
+      const a = nextId();
+      const { tx } = await beginWith(pool, "INSERT INTO conf_items (id) VALUES ($1)", [a]);
+      await assert.rejects(
+        within(10_000, commitWith(tx, "INSERT INTO conf_items (id) VALUES (NULL)"), "commitWith"),
+        (err: { code?: string }) => {
+          assert.equal(err.code, "23502", "the statement's error, not the commit's");
+          return true;
+        },
+      );
+      assert.equal(await count(pool, "id = $1", [a]), 0, "the first statement rolled back");
+      await tx.rollback(); // harmless: the transaction is over
+      await assert.rejects(tx.query("SELECT 1"), "the transaction is over");
+      const t = await within(10_000, pool.begin(), "a transaction afterwards");
+      await t.query("SELECT 1");
+      await t.commit();
+    },
+  },
+  {
+    name: "commitWith() on a transaction whose connection died rejects, and the pool recovers",
+    concurrent: true,
+    server: true,
+    async fn({ pool }) {
+      const a = nextId();
+      const { tx, result } = await beginWith<{ pid: number }>(
+        pool,
+        "SELECT pg_backend_pid() AS pid",
+      );
+      await tx.query("INSERT INTO conf_items (id) VALUES ($1)", [a]);
+      const pid = result.rows[0].pid;
+      await pool.query("SELECT pg_terminate_backend($1)", [pid]);
+      // pg_terminate_backend only signals: wait until the backend is gone.
+      for (let i = 0; i < 100; i++) {
+        const alive = await pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid]);
+        if (alive.rowCount === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await assert.rejects(
+        within(
+          15_000,
+          commitWith(tx, "INSERT INTO conf_items (id) VALUES ($1)", [nextId()]),
+          "commitWith() on a dead connection",
+        ),
+        (err: Error) => !/still waiting/.test(err.message),
+      );
+      await within(10_000, tx.rollback(), "rollback() after that");
+      assert.equal(await count(pool, "id = $1", [a]), 0);
+      // If the dead connection went back to the pool, one of these would land on it.
+      for (let i = 0; i < MAX + 1; i++) {
+        const { tx: t } = await within(10_000, beginWith(pool, "SELECT 1"), "beginWith()");
+        await within(10_000, commitWith(t, "SELECT 1"), "commitWith()");
+      }
     },
   },
   {
