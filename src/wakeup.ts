@@ -223,12 +223,24 @@ export class Wakeup {
       clearTimeout(state.dueTimer);
     }
     state.dueTimerAt = state.due;
-    // One ms late rather than early: the lock compares run_at with the client's clock in ms.
+    this.#armAt(state, state.due);
+  }
+
+  /**
+   * Wakes one idle worker once the client's clock reads `at`, not later: the lock compares
+   * run_at with that clock in ms, and a job enqueued with a `runAt` has a run_at in whole ms. A
+   * timer that fires early (timers run on another clock) waits the rest instead of polling for
+   * nothing. A run_at with µs (written by SQL) reads back truncated: the poll at `at` misses it
+   * and reports the same time, and then the timer waits the 1 ms it needs (never 0: that would
+   * poll again in the same ms).
+   */
+  #armAt(state: QueueState, at: number): void {
     state.dueTimer = setTimeout(() => {
+      if (Date.now() < at) return this.#armAt(state, at);
       state.dueTimer = undefined;
       state.due = undefined;
       this.#notifyQueue(state, NOW_ONE);
-    }, Math.max(0, state.due - Date.now() + 1));
+    }, Math.max(1, at - Date.now()));
   }
 
   #disarm(state: QueueState): void {
