@@ -1020,8 +1020,8 @@ export class Client {
       text = jobInsertBatch;
       params = jobInsertBatchParams(data);
     }
-    // On the pool, at most one notifying statement in flight (see notify.ts); in the caller's
-    // transaction, always its own, delivered only if that transaction commits.
+    // On the pool, at most one notifying statement in flight and one per gap (see notify.ts);
+    // in the caller's transaction, always its own, delivered only if that transaction commits.
     const ownTx = on === this.pool;
     let notices: Notice[] = [];
     if (this.#notifier !== undefined) {
@@ -1042,7 +1042,9 @@ export class Client {
     } catch (err) {
       failure = new DatabaseError(operation, err);
     } finally {
-      if (ownTx) this.#notifier?.release(notices.length > 0);
+      // Our INSERT notifies only when it inserted a row (all skipped for their keys: none).
+      const delivered = failure === undefined && (!own || inserted.length > 0);
+      if (ownTx) this.#notifier?.release(notices.length > 0, delivered);
     }
     this.#metrics.enqueued(data, failure === undefined);
     if (this.#logsDebug) {

@@ -9,11 +9,13 @@
  * the coalescing below bounds what an idle listener receives.
  *
  * A NOTIFY takes a database-wide lock at commit and holds it while the commit's WAL is flushed,
- * so commits that notify run one at a time. Enqueues on the pool therefore carry a NOTIFY in
- * their INSERT only while no other notifying statement of the same client is in flight; the
- * others wait in a pending set that one standalone NOTIFY sends when the statement in flight
- * settles. Enqueues inside the application's transaction always carry their own, so the
- * notification is delivered only if that transaction commits.
+ * so commits that notify run one at a time, and every notification costs the listening backends
+ * and processes some work. Enqueues on the pool therefore carry a NOTIFY in their INSERT only
+ * while no other notifying statement of the same client is in flight and the last one was sent
+ * at least {@linkcode NOTIFY_GAP_MS} ago; the others' notices wait and ride on the next enqueue
+ * that may notify, or, when none comes by the end of the gap, go out in one standalone NOTIFY.
+ * Enqueues inside the application's transaction always carry their own, so the notification is
+ * delivered only if that transaction commits.
  *
  * @module
  */
@@ -141,82 +143,155 @@ function addNotice(
 }
 
 /**
+ * The shortest time between two notifying statements of one client's pool, in ms. Enqueues in
+ * between let their notices ride on the next enqueue statement (or, when none comes, on one
+ * standalone NOTIFY at the end of the gap), so a stream of enqueues from one producer costs at
+ * most one notification per gap, not one per job. A job that waits for the gap is delayed by at
+ * most this; the first enqueue after a quiet moment notifies at once.
+ */
+export const NOTIFY_GAP_MS = 2;
+
+/**
  * Sends the notices of one client's enqueues on its pool with at most one notifying statement in
- * flight. {@linkcode NotifyCoalescer.claim} says whether an enqueue statement may carry its own
- * notices; when it may not, they wait, and {@linkcode NotifyCoalescer.release} sends all that
- * waited in one standalone statement.
+ * flight, and at most one per {@linkcode NOTIFY_GAP_MS}. {@linkcode NotifyCoalescer.claim} says
+ * whether an enqueue statement carries notices (its own and those that waited); when it may not,
+ * they wait for the next claim that may, and {@linkcode NotifyCoalescer.release} ends a claim.
+ * Notices still waiting when no enqueue came along by the end of the gap go out in one
+ * standalone statement.
  */
 export class NotifyCoalescer {
   readonly #on: Queryable;
   readonly #statement: (payloads: number) => string;
   readonly #logger: Logger;
+  /** A notifying statement (an enqueue or a standalone NOTIFY) is in flight. */
   #inFlight = false;
+  /** `performance.now()` when the last notifying statement was sent. */
+  #lastSent = -Infinity;
   #pending = new Map<string, Notice>();
+  /** The waiting notices the enqueue in flight carries: back to `#pending` if it fails. */
+  #borrowed: Map<string, Notice> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDone: (() => void) | undefined;
   #idle: Promise<void> = Promise.resolve();
+  readonly #gapMs: number;
 
   /**
    * @param on Where standalone notifications are sent (the client's pool).
    * @param statement The standalone NOTIFY statement for a number of payloads (`$1`…`$n`).
    * @param logger Where a failed standalone NOTIFY is logged.
+   * @param gapMs The shortest time between two notifying statements; for tests.
    */
-  constructor(on: Queryable, statement: (payloads: number) => string, logger: Logger) {
+  constructor(
+    on: Queryable,
+    statement: (payloads: number) => string,
+    logger: Logger,
+    gapMs: number = NOTIFY_GAP_MS,
+  ) {
     this.#on = on;
     this.#statement = statement;
     this.#logger = logger;
+    this.#gapMs = gapMs;
   }
 
   /**
    * Claims the right to notify for one enqueue statement.
    *
    * @param notices The statement's notices.
-   * @returns `notices` when the statement must carry them (then call `release(true)` once it
-   * settled), or an empty array when they were queued (then call `release(false)`, or nothing).
+   * @returns The notices the statement must carry (its own and those that waited; then call
+   * `release(true, …)` once it settled), or an empty array when its notices wait (then call
+   * `release(false)`, or nothing).
    */
   claim(notices: Notice[]): Notice[] {
     if (notices.length === 0) return notices;
-    if (!this.#inFlight) {
-      this.#inFlight = true;
-      return notices;
+    const now = performance.now();
+    if (this.#inFlight || now - this.#lastSent < this.#gapMs) {
+      const clock = Date.now();
+      for (const n of notices) addNotice(this.#pending, n.queue, n.runAt || clock, clock, n.count);
+      this.#schedule();
+      return [];
     }
-    const now = Date.now();
-    for (const n of notices) addNotice(this.#pending, n.queue, n.runAt || now, now, n.count);
-    return [];
+    this.#inFlight = true;
+    this.#lastSent = now;
+    this.#cancelTimer();
+    if (this.#pending.size === 0) return notices;
+    const borrowed = this.#pending;
+    this.#pending = new Map();
+    this.#borrowed = borrowed;
+    const clock = Date.now();
+    const all = new Map<string, Notice>();
+    for (const n of notices) addNotice(all, n.queue, n.runAt || clock, clock, n.count);
+    for (const n of borrowed.values()) addNotice(all, n.queue, n.runAt || clock, clock, n.count);
+    return [...all.values()];
   }
 
   /**
-   * Ends a claim: after the statement that carried notices settled (committed or failed), sends
-   * what waited meanwhile.
+   * Ends a claim.
    *
    * @param carried Whether the statement carried the notices `claim` returned.
+   * @param delivered Whether its notifications went out (it committed, and inserted a row): when
+   * not, the notices it carried for others wait again.
    */
-  release(carried: boolean): void {
+  release(carried: boolean, delivered = true): void {
     if (!carried) return;
     this.#inFlight = false;
-    if (this.#pending.size > 0) this.#idle = this.#flush();
+    const borrowed = this.#borrowed;
+    this.#borrowed = undefined;
+    if (!delivered && borrowed !== undefined) {
+      for (const n of borrowed.values()) {
+        addNotice(this.#pending, n.queue, n.runAt || Date.now(), Date.now(), n.count);
+      }
+    }
+    if (this.#pending.size > 0) this.#schedule();
   }
 
-  /** Resolves when no standalone NOTIFY is in flight; for tests and shutdown. */
-  settled(): Promise<void> {
-    return this.#idle;
+  /** Resolves when no notice waits and no standalone NOTIFY is in flight; for tests. */
+  async settled(): Promise<void> {
+    let idle: Promise<void>;
+    do {
+      idle = this.#idle;
+      await idle;
+    } while (idle !== this.#idle);
+  }
+
+  /**
+   * Sends what waits in one standalone statement at the end of the gap, unless an enqueue
+   * claims it first. Armed only while nothing notifying is in flight: `release` arms it then.
+   */
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#inFlight) return;
+    const delay = Math.max(0, this.#lastSent + this.#gapMs - performance.now());
+    this.#idle = new Promise<void>((resolve) => {
+      this.#timerDone = resolve;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#timerDone = undefined;
+        this.#flush().then(resolve);
+      }, delay);
+    });
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDone?.();
+    this.#timerDone = undefined;
   }
 
   async #flush(): Promise<void> {
+    if (this.#inFlight || this.#pending.size === 0) return;
     this.#inFlight = true;
+    this.#lastSent = performance.now();
+    const payloads = [...this.#pending.values()].map(noticePayload);
+    this.#pending = new Map();
     try {
-      while (this.#pending.size > 0) {
-        const payloads = [...this.#pending.values()].map(noticePayload);
-        this.#pending = new Map();
-        try {
-          await this.#on.query(this.#statement(payloads.length), payloads);
-        } catch (err) {
-          // The jobs are committed: polling finds them. Only their wake-up is lost.
-          safeLog(this.#logger, "error", "Failed to notify workers of enqueued jobs", {
-            error: err,
-          });
-        }
-      }
+      await this.#on.query(this.#statement(payloads.length), payloads);
+    } catch (err) {
+      // The jobs are committed: polling finds them. Only their wake-up is lost.
+      safeLog(this.#logger, "error", "Failed to notify workers of enqueued jobs", { error: err });
     } finally {
       this.#inFlight = false;
     }
+    if (this.#pending.size > 0) this.#schedule();
   }
 }

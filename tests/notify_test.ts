@@ -112,34 +112,88 @@ describe("NOTIFY delivery", () => {
     }
   });
 
+  /** Runs SQL on the test database as the client's pool would. */
+  const poolOf = (fail?: () => boolean): Queryable => ({
+    query: async (text, params) => {
+      if (fail?.()) throw new Error("connection lost");
+      const rows = await sql.unsafe(text, params as string[]);
+      return { rows: [...rows] as never[], rowCount: rows.count };
+    },
+  });
+
+  /** Stands in for an enqueue: a statement that carries the notices its claim got. */
+  async function enqueue(coalescer: NotifyCoalescer, pool: Queryable, queue: string) {
+    const notices = coalescer.claim([{ queue, count: 1, runAt: 0 }]);
+    try {
+      await pool.query("SELECT pg_sleep(0.0002)");
+      if (notices.length > 0) {
+        await pool.query(jobNotify(notices.length), notices.map(noticePayload));
+      }
+    } finally {
+      coalescer.release(notices.length > 0);
+    }
+    return notices.length;
+  }
+
   test("NotifyCoalescer: 200 concurrent enqueues send at most a handful of notifications", async () => {
     const counter = await countNotifications(db.url);
-    const pool: Queryable = {
-      query: async (text, params) => {
-        const rows = await sql.unsafe(text, params as string[]);
-        return { rows: [...rows] as never[], rowCount: rows.count };
-      },
-    };
+    const pool = poolOf();
     const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), noopLogger);
-    let inline = 0;
     try {
-      await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-        const notices = coalescer.claim([{ queue: `q${i % 2}`, count: 1, runAt: 0 }]);
-        inline += notices.length;
-        try {
-          // Stands in for the INSERT that carries the notices of the claim that got them.
-          await pool.query("SELECT pg_sleep(0.001)");
-          if (notices.length > 0) await pool.query(jobNotify(1), [noticePayload(notices[0])]);
-        } finally {
-          coalescer.release(notices.length > 0);
-        }
-      }));
+      const carried = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => enqueue(coalescer, pool, `q${i % 2}`)),
+      );
       await coalescer.settled();
       const payloads = await counter.settle();
       const jobs = payloads.map(parseNoticePayload).reduce((sum, n) => sum + n.count, 0);
       assert.equal(jobs, 200, `every job is counted once: ${payloads.join(", ")}`);
-      assert.ok(inline >= 1);
+      assert.ok(carried.some((n) => n > 0));
       assert.ok(payloads.length <= 10, `${payloads.length} notifications for 200 enqueues`);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  test("NotifyCoalescer: one producer's stream notifies at most once per gap, and every job is told", async () => {
+    const counter = await countNotifications(db.url);
+    const pool = poolOf();
+    // A gap longer than an enqueue takes here, so the stream must ride on few notifications.
+    const gapMs = 50;
+    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), noopLogger, gapMs);
+    try {
+      const t0 = performance.now();
+      let carriers = 0;
+      for (let i = 0; i < 100; i++) if (await enqueue(coalescer, pool, "stream") > 0) carriers++;
+      const elapsed = performance.now() - t0;
+      await coalescer.settled();
+      const payloads = await counter.settle();
+      const jobs = payloads.map(parseNoticePayload).reduce((sum, n) => sum + n.count, 0);
+      assert.equal(jobs, 100, `every job is counted once: ${payloads.join(", ")}`);
+      // The first enqueue notifies at once; then one notifying statement per gap at most.
+      assert.ok(carriers >= 1);
+      assert.ok(
+        payloads.length <= Math.ceil(elapsed / gapMs) + 1,
+        `${payloads.length} notifications in ${elapsed.toFixed(0)} ms`,
+      );
+    } finally {
+      await counter.close();
+    }
+  });
+
+  test("NotifyCoalescer: notices an enqueue carried for others wait again when it fails", async () => {
+    const counter = await countNotifications(db.url);
+    const coalescer = new NotifyCoalescer(poolOf(), (n) => jobNotify(n), noopLogger, 0);
+    try {
+      assert.equal(coalescer.claim([{ queue: "a", count: 1, runAt: 0 }]).length, 1);
+      assert.deepEqual(coalescer.claim([{ queue: "b", count: 1, runAt: 0 }]), []);
+      coalescer.release(true);
+      // The next enqueue carries its own notice and the one that waited…
+      const carried = coalescer.claim([{ queue: "c", count: 1, runAt: 0 }]);
+      assert.deepEqual(carried.map((n) => n.queue).sort(), ["b", "c"]);
+      // …and fails: its own jobs are not there, but b's are, and b's notice goes out alone.
+      coalescer.release(true, false);
+      await coalescer.settled();
+      assert.deepEqual(await counter.settle(), ["1|0|b"]);
     } finally {
       await counter.close();
     }
@@ -149,18 +203,13 @@ describe("NOTIFY delivery", () => {
     const errors: string[] = [];
     let fail = true;
     const counter = await countNotifications(db.url);
-    const pool: Queryable = {
-      query: async (text, params) => {
-        if (fail) {
-          fail = false;
-          throw new Error("connection lost");
-        }
-        const rows = await sql.unsafe(text, params as string[]);
-        return { rows: [...rows] as never[], rowCount: rows.count };
-      },
-    };
+    const pool = poolOf(() => {
+      const now = fail;
+      fail = false;
+      return now;
+    });
     const logger = { ...noopLogger, error: (msg: string) => errors.push(msg) };
-    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), logger);
+    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), logger, 0);
     try {
       const first = coalescer.claim([{ queue: "a", count: 1, runAt: 0 }]);
       assert.equal(first.length, 1);
