@@ -5,8 +5,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { Client, type ClientOptions, WorkerPool } from "../mod.ts";
+import { Client, type ClientOptions, constantBackoff, WorkerPool } from "../mod.ts";
 import type { ConnPool } from "../src/adapter.ts";
+import { noopLogger } from "../src/logger.ts";
 import { NOTIFY_CHANNEL } from "../src/notify.ts";
 import { adapterUnderTest, useTestDatabase, waitFor } from "./_db.ts";
 import { countNotifications, type NotificationCounter } from "./_notifications.ts";
@@ -202,6 +203,36 @@ describe("wake-up on enqueue", () => {
       assert.ok(late < 5_000, `started ${late} ms late`);
     } finally {
       await pool.stop();
+    }
+  });
+
+  test("a failed job's retry starts at its backoff, long before the poll interval", async () => {
+    // No notification says when the retry is due: the worker that failed it polls again at once,
+    // learns the queue's next run_at from that empty poll, and sleeps only until then.
+    const client = new Client(t.pool, { backoff: constantBackoff(500), logger: noopLogger });
+    const attempts: number[] = [];
+    const stop = new AbortController();
+    const running = new WorkerPool(
+      client,
+      {
+        Flaky: () => {
+          attempts.push(Date.now());
+          if (attempts.length === 1) throw new Error("first attempt fails");
+        },
+      },
+      1,
+      { queue: "retried", pollInterval: LONG_POLL, logger: noopLogger },
+    ).run(stop.signal);
+    try {
+      await settle();
+      await client.enqueue({ type: "Flaky", queue: "retried", args: {} });
+      await waitFor(() => attempts.length === 2, WOKEN_WITHIN, "the retry to start");
+      const gap = attempts[1] - attempts[0];
+      assert.ok(gap >= 500, `retried after ${gap} ms, before its backoff`);
+      assert.ok(gap < WOKEN_WITHIN, `retried after ${gap} ms`);
+    } finally {
+      stop.abort();
+      await running;
     }
   });
 });
