@@ -269,7 +269,7 @@ export class BatchRunner {
     let failure: unknown;
     let abandoned = false;
     try {
-      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal });
+      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal }, armed);
       if (ended === ABANDONED) abandoned = true;
       else if (ended !== undefined) {
         failed = true;

@@ -16,12 +16,20 @@ import { JobCancelledError } from "./dead_letter.ts";
 import { type Logger, safeLog } from "./logger.ts";
 import { jobCancellationFind } from "./sql.ts";
 
+/** What a cancellation aborts: an `AbortController`, or anything shaped like one. */
+export interface Abortable {
+  /** Whether it was aborted. */
+  readonly signal: { readonly aborted: boolean };
+  /** Aborts it with `reason`. */
+  abort(reason?: unknown): void;
+}
+
 /** Watches the running jobs of one client for cancellation requests. */
 export class CancelWatch {
   readonly #db: Queryable;
   readonly #interval: number;
   readonly #logger: Logger;
-  readonly #jobs = new Map<string, AbortController>();
+  readonly #jobs = new Map<string, Abortable>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #polling = false;
   #again = false;
@@ -44,7 +52,7 @@ export class CancelWatch {
    * @param controller Aborted with a `JobCancelledError` when the job is cancelled.
    * @returns Stops watching it.
    */
-  watch(id: string, controller: AbortController): () => void {
+  watch(id: string, controller: Abortable): () => void {
     this.#jobs.set(id, controller);
     this.#arm();
     return () => {

@@ -29,6 +29,11 @@ export const TIMED_OUT: unique symbol = Symbol("timed out");
 /**
  * Runs a handler until it settles, or until {@linkcode HANDLER_GRACE_MS} after its signal aborts.
  *
+ * @param handler The handler.
+ * @param job Its job.
+ * @param ctx Its context; `ctx.signal` is the handler's signal.
+ * @param armed Where that signal came from, when {@linkcode armHandler} made it: the grace then
+ *   starts when it aborts the signal, without a listener on the signal and a race per job.
  * @returns `undefined` when it returned, `{ failure }` when it threw, `ABANDONED` when it did
  *   not stop in time (it goes on in the background; its result is ignored).
  */
@@ -36,6 +41,7 @@ export function runBounded(
   handler: WorkFunc,
   job: Job,
   ctx: WorkContext,
+  armed?: ArmedHandler,
 ): Promise<undefined | { failure: unknown } | typeof ABANDONED> {
   const work = (async () => await handler(job, ctx))().then(
     () => undefined,
@@ -43,6 +49,16 @@ export function runBounded(
   );
   const signal = ctx.signal;
   if (signal === NEVER_ABORTED) return work;
+  if (armed !== undefined) {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      armed.onAbort(() => (timer = setTimeout(() => resolve(ABANDONED), HANDLER_GRACE_MS)));
+      work.then((ended) => {
+        clearTimeout(timer);
+        resolve(ended);
+      });
+    });
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   let start: (() => void) | undefined;
   const abandon = new Promise<typeof ABANDONED>((resolve) => {
@@ -81,21 +97,109 @@ export async function runHooks(
 export interface ArmedHandler {
   /** The signal to give the handler. */
   readonly signal: AbortSignal;
-  /** Aborted (with a `JobCancelledError`) when the job is cancelled; absent when not watched. */
-  readonly cancel: AbortController | undefined;
+  /**
+   * Set (`aborted`, with a `JobCancelledError` as `reason`) when the job is cancelled; absent
+   * when the client does not watch for cancellations.
+   */
+  readonly cancel:
+    | { readonly signal: { readonly aborted: boolean; readonly reason: unknown } }
+    | undefined;
+  /**
+   * Calls `fn` once when the signal aborts (at once if it has); one at a time, until `disarm()`.
+   *
+   * @param fn What to call.
+   */
+  onAbort(fn: () => void): void;
   /** Stops the TTL timer and the watches; call once the handler has settled. */
   disarm(): void;
 }
 
-/** The armed handler of a job without TTL or cancel watch: nothing to stop. */
-function nothing(): void {}
+/** A job's cancellation: what the cancel watch aborts, passed on to the handler's signal. */
+class Cancellation {
+  readonly signal = { aborted: false, reason: undefined as unknown };
+  readonly #armed: Armed;
+
+  constructor(armed: Armed) {
+    this.#armed = armed;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.signal.aborted) return;
+    this.signal.aborted = true;
+    this.signal.reason = reason;
+    this.#armed.abort(reason);
+  }
+}
+
+/** See {@linkcode armHandler}. */
+class Armed implements ArmedHandler {
+  readonly #own: AbortController | undefined;
+  readonly signal: AbortSignal;
+  cancel: Cancellation | undefined;
+  #onAbort: (() => void) | undefined;
+  #runSignal: AbortSignal | undefined;
+  #ttlTimer: ReturnType<typeof setTimeout> | undefined;
+  #unwatch: (() => void) | undefined;
+
+  constructor(own: AbortController | undefined, signal: AbortSignal) {
+    this.#own = own;
+    this.signal = signal;
+  }
+
+  /** Follows the run's signal (aborting the job's own with its reason). */
+  follow(runSignal: AbortSignal): void {
+    if (runSignal === NEVER_ABORTED) return;
+    if (runSignal.aborted) return this.abort(runSignal.reason);
+    this.#runSignal = runSignal;
+    runSignal.addEventListener("abort", this);
+  }
+
+  /** The run's signal aborted (`follow` listens with the object itself: no closure a job). */
+  handleEvent(): void {
+    this.abort(this.#runSignal!.reason);
+  }
+
+  ttl(jobTTL: number): void {
+    this.#ttlTimer = setTimeout(
+      () => this.abort(new DOMException(`job TTL of ${jobTTL} ms exceeded`, "TimeoutError")),
+      jobTTL,
+    );
+  }
+
+  watch(jobId: string, watch: CancelWatch): void {
+    this.cancel = new Cancellation(this);
+    this.#unwatch = watch.watch(jobId, this.cancel);
+  }
+
+  abort(reason: unknown): void {
+    if (this.signal.aborted && this.#own !== undefined) return;
+    this.#own?.abort(reason);
+    const fn = this.#onAbort;
+    this.#onAbort = undefined;
+    fn?.();
+  }
+
+  onAbort(fn: () => void): void {
+    if (this.signal.aborted) return fn();
+    this.#onAbort = fn;
+    // Passed through: listen to the run's signal only for a caller that asks.
+    if (this.#own === undefined && this.#runSignal === undefined) this.follow(this.signal);
+  }
+
+  disarm(): void {
+    this.#onAbort = undefined;
+    clearTimeout(this.#ttlTimer);
+    this.#runSignal?.removeEventListener("abort", this);
+    this.#unwatch?.();
+  }
+}
 
 /**
  * Makes a handler's signal: the run's (unless `gracefulShutdown`), plus the job's TTL when one
  * is set, plus its cancellation while the client watches for it. Without TTL and watch the
- * run's signal is passed through. One controller of the job's own follows the three (not
- * `AbortSignal.any`, which costs several microseconds a job and leaves weak references to
- * collect); it aborts with the reason of the first.
+ * run's signal is passed through. Otherwise one controller of the job's own follows the three
+ * (not `AbortSignal.any`, which costs several microseconds a job and leaves weak references to
+ * collect) and aborts with the reason of the first.
  *
  * @param jobId The job, for its cancellation.
  * @param runSignal The worker's run signal.
@@ -111,48 +215,15 @@ export function armHandler(
   watch: CancelWatch | undefined,
 ): ArmedHandler {
   if (jobTTL <= 0 && watch === undefined) {
-    return {
-      signal: gracefulShutdown ? NEVER_ABORTED : runSignal,
-      cancel: undefined,
-      disarm: nothing,
-    };
+    // The run's signal itself (or none): no controller a job.
+    return new Armed(undefined, gracefulShutdown ? NEVER_ABORTED : runSignal);
   }
   const own = new AbortController();
-  let unlink: (() => void) | undefined;
-  if (!gracefulShutdown) {
-    const follow = () => own.abort(runSignal.reason);
-    if (runSignal.aborted) follow();
-    else {
-      runSignal.addEventListener("abort", follow, { once: true });
-      unlink = () => runSignal.removeEventListener("abort", follow);
-    }
-  }
-  let ttlTimer: ReturnType<typeof setTimeout> | undefined;
-  if (jobTTL > 0) {
-    ttlTimer = setTimeout(
-      () => own.abort(new DOMException(`job TTL of ${jobTTL} ms exceeded`, "TimeoutError")),
-      jobTTL,
-    );
-  }
-  // Cancellation (client.cancelJob), while the client watches for it: a controller apart, so
-  // the worker can tell a cancelled job from one stopped by its TTL or the shutdown.
-  let cancel: AbortController | undefined;
-  let unwatch: (() => void) | undefined;
-  if (watch !== undefined) {
-    const cancelled = new AbortController();
-    cancelled.signal.addEventListener("abort", () => own.abort(cancelled.signal.reason), {
-      once: true,
-    });
-    unwatch = watch.watch(jobId, cancelled);
-    cancel = cancelled;
-  }
-  return {
-    signal: own.signal,
-    cancel,
-    disarm() {
-      clearTimeout(ttlTimer);
-      unlink?.();
-      unwatch?.();
-    },
-  };
+  const armed = new Armed(own, own.signal);
+  if (!gracefulShutdown) armed.follow(runSignal);
+  if (jobTTL > 0) armed.ttl(jobTTL);
+  // A cancellation apart, so the worker can tell a cancelled job from one stopped by its TTL or
+  // the shutdown.
+  if (watch !== undefined) armed.watch(jobId, watch);
+  return armed;
 }

@@ -506,6 +506,34 @@ describe("batch mode", () => {
   );
 
   test(
+    "a job cancelled while its batch runs fails as cancelled; the others commit",
+    CONCURRENT_ONLY,
+    async () => {
+      const queue = "batch-cancel";
+      const ids = await enqueueN(queue, 3);
+      const target = ids[1];
+      let started = 0;
+      let reason: unknown;
+      const worker = new Worker(t.client, {
+        Job: async (job, ctx) => {
+          started++;
+          if (job.id !== target) return;
+          await aborted(ctx.signal);
+          reason = ctx.signal.reason;
+          throw reason;
+        },
+      }, { queue, batch: { size: 3 }, logger: quiet });
+      const working = worker.workOne();
+      await waitFor(() => started === 3, 10_000, "the batch running");
+      assert.equal(await t.client.cancelJob(target), "requested");
+      assert.equal(await working, true);
+      assert.match(String(reason), /was cancelled/);
+      assert.deepEqual(await live(queue), [], "the other two are gone");
+      assert.deepEqual(await failed(queue), [{ job_type: "Job", fail_reason: "cancelled" }]);
+    },
+  );
+
+  test(
     "a worker process killed mid-batch leaves all K jobs to run again, none lost, errors not counted",
     SERVER_ONLY,
     async () => {
