@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Client, WorkerPool } from "../mod.ts";
+import { type BatchOptions, Client, WorkerPool } from "../mod.ts";
 import { postgresjs } from "../src/adapters/postgresjs.ts";
 import { BENCH_QUEUE, NOOP_TYPE } from "./backlog.ts";
 import type { PollStrategy } from "./cycle_sql.ts";
@@ -40,18 +40,21 @@ export async function openClient(url: string, max: number): Promise<OurClient> {
  * @param workers Pool size.
  * @param pollStrategy The library option.
  * @param pollInterval The library option; omitted means the library default.
+ * @param batch The library's batch mode; omitted means one job a transaction.
  */
 export function startPool(
   client: Client,
   workers: number,
   pollStrategy: PollStrategy,
   pollInterval?: number,
+  batch?: BatchOptions,
 ): Loops {
   const meter = new Meter();
   const pool = new WorkerPool(client, { [NOOP_TYPE]: () => meter.mark() }, workers, {
     queue: BENCH_QUEUE,
     pollStrategy,
     ...(pollInterval === undefined ? {} : { pollInterval }),
+    ...(batch === undefined ? {} : { batch }),
   });
   const stop = new AbortController();
   const done = pool.run(stop.signal);
