@@ -171,6 +171,24 @@ export async function runScenario(
       }
     })();
 
+    // Idle workers are woken only for as many jobs as were enqueued, so a light stream keeps
+    // some of them idle, and an idle worker looks just like a stuck one. After each fault a
+    // probe of two slow jobs per worker slot gives every live worker a job at once: a slot that
+    // then commits nothing is stuck, and its first commit after the fault times its recovery
+    // (an effect's time is its job's lock). Retried until it commits, as a restart refuses it.
+    const probe = async () => {
+      const slots = scenario.processes * scenario.poolSize;
+      const jobs = Array.from({ length: 2 * slots }, () => ({ type: "chaos", args: { ms: 250 } }));
+      for (let tries = 0; tries < 100; tries++) {
+        try {
+          for (const job of await client.enqueueBatch(jobs)) enqueued.push(job.id);
+          return;
+        } catch {
+          await sleep(100);
+        }
+      }
+    };
+
     // The faults, at even points of the first 70% of the stream, so every worker has jobs
     // to show its recovery with after the last one.
     const count = size.short ? scenario.faults[0] : scenario.faults[1];
@@ -182,11 +200,13 @@ export async function runScenario(
         faultEnds.push(
           await scenario.fault({ cluster, fleet, applicationName: APP }),
         );
+        await probe();
       }
     } else {
       // No injected fault: check that every worker still commits in the second half.
       await sleep(size.feedMs / 2);
       faultEnds.push(Date.now());
+      await probe();
     }
     await feed;
 
