@@ -114,6 +114,7 @@ const beyondGue: [heading: string, prints: RegExp][] = [
   ["### Periodic jobs (cron)", /(^ping [^\n]*\n[\s\S]*){2}/m],
   ["### Typed jobs", /^to a@example\.com: Hi$/m],
   ["### Seeing the queue", /^emails 3 1 0 0 0$[\s\S]*^scheduled$[\s\S]*^drained$/m],
+  ["### Batch mode", /^made 500 failed$/m],
 ];
 
 describe('README\'s "Beyond gue" examples', { timeout: timeoutMs + 30_000 }, () => {
