@@ -273,8 +273,13 @@ export class Job implements JobData {
    * after that (in `jobUndone` and `unknownJobType` hooks, or after `done()`/`error()`) it throws.
    * Unwrap it with the adapter's `unwrapTx` for the driver's own API (tagged templates).
    *
+   * In batch mode (a worker's `batch` option) there is no job's own transaction: the batch's is
+   * shared by handlers running at once, so `tx()` — and `delete()`, `error()` and `done()` —
+   * throw, saying so.
+   *
    * @returns The job's open transaction.
-   * @throws {Error} When the job is already done: its transaction is committed or rolled back.
+   * @throws {Error} When the job is already done: its transaction is committed or rolled back;
+   *   or when it runs in a batch worker.
    *
    * @example Write in the job's transaction, with `query` or the driver's own API
    * ```ts

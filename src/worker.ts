@@ -89,7 +89,8 @@ export type HookFunc = (job: Job | null, err: unknown, ctx: WorkContext) => void
 
 /**
  * Hook lists, each run in order. Where the job's transaction is still open, `job.tx()` runs SQL
- * in it; where it has ended, `job.tx()` throws.
+ * in it; where it has ended, `job.tx()` throws. In batch mode hooks run per job as well, and
+ * `job.tx()` always throws (see `WorkerOptions.batch`).
  */
 export interface WorkerHooks {
   /**
