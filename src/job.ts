@@ -72,14 +72,6 @@ export interface JobData {
  */
 export const deleteAndCommit: unique symbol = Symbol("gue.deleteAndCommit");
 
-/** What {@linkcode deleteAndCommit} reports when the job's outcome was not committed. */
-export interface DeleteAndCommitFailure {
-  /** The DELETE failed (the transaction was rolled back), or the COMMIT did. */
-  failed: "delete" | "commit";
-  /** The failure, as `job.delete()` or `job.done()` would have thrown it. */
-  error: DatabaseError;
-}
-
 /** Used by the worker to roll back an interrupted job untouched; not part of the public API. */
 export const rollbackJob: unique symbol = Symbol("gue.rollbackJob");
 
@@ -481,10 +473,11 @@ export class Job implements JobData {
    * A finished job: deletes it (unless its handler did) and commits, the DELETE sent with the
    * COMMIT where the adapter pipelines. The transaction is over when this settles.
    *
-   * @returns `undefined` once committed, or what failed.
+   * @returns `undefined` once committed, or what failed: the DELETE (the transaction was rolled
+   *   back) or the COMMIT, with the error `job.delete()` or `job.done()` would have thrown.
    * @throws {Error} When the job is already done (its handler ended it).
    */
-  [deleteAndCommit](): Promise<DeleteAndCommitFailure | undefined> {
+  [deleteAndCommit](): Promise<{ failed: "delete" | "commit"; error: DatabaseError } | undefined> {
     return this.#serial(async () => {
       this.#open("job.delete()");
       if (!this.#deleted) this.#last = [jobDelete, [this.id]];

@@ -24,7 +24,6 @@ import {
 import { randomStringId } from "./id.ts";
 import {
   deleteAndCommit,
-  type DeleteAndCommitFailure,
   guardWrites,
   type Job,
   keepWrites,
@@ -617,7 +616,7 @@ export class Worker {
     await runHooks(hooks.jobDone, job, null, ctx);
     // The DELETE goes with the COMMIT: one round trip where the adapter pipelines. A failure of
     // either is reported as job.delete() and job.done() report theirs.
-    let ended: DeleteAndCommitFailure | undefined;
+    let ended: Awaited<ReturnType<Job[typeof deleteAndCommit]>>;
     let deleted = true;
     try {
       ended = await boundedCall(job[deleteAndCommit](), "the job's commit", this.#stopSignal(ctx));
