@@ -88,8 +88,8 @@ export const undoWrites: unique symbol = Symbol("gue.undoWrites");
 export const keepWrites: unique symbol = Symbol("gue.keepWrites");
 
 /**
- * Used by the worker: what recording a failure does to this job, as `error()` records it (see
- * {@linkcode FailureOutcome}); the batch worker records many at once. Not part of the public API.
+ * Used by the worker: what recording a failure does to this job, as `error()` records it; the
+ * batch worker records many at once. Not part of the public API.
  */
 export const failureOutcome: unique symbol = Symbol("gue.failureOutcome");
 
@@ -98,18 +98,6 @@ export const failureOutcome: unique symbol = Symbol("gue.failureOutcome");
  * `job.failReason`. Not part of the public API.
  */
 export const recordFailReason: unique symbol = Symbol("gue.recordFailReason");
-
-/** What recording one failure does to a job: see {@linkcode Job.error}. */
-export interface FailureOutcome {
-  /** The job's error count with this failure. */
-  readonly errorCount: number;
-  /** The text stored in `last_error`. */
-  readonly lastError: string;
-  /** When the job runs again; `null` when it does not (moved to the failed jobs, or deleted). */
-  readonly runAt: Date | null;
-  /** Why it moves to the failed jobs, or `null` when it does not. */
-  readonly failReason: FailReason | null;
-}
 
 /**
  * Why `tx()`, `delete()`, `error()` and `done()` of a job worked in batch mode throw: the
@@ -426,7 +414,7 @@ export class Job implements JobData {
   }
 
   /**
-   * What recording `err` as this job's failure does (see {@linkcode failureOutcome}): dead-lettered
+   * What recording `err` as this job's failure does: dead-lettered
    * by its error, by running out of attempts, or discarded (unless the client deletes discarded
    * jobs, as gue does); an explicit reschedule is honoured, attempts or not; otherwise the
    * client's backoff. Logs a discard as `error()` does.
@@ -434,7 +422,16 @@ export class Job implements JobData {
    * @param err What went wrong.
    * @param now The time the failure is recorded.
    */
-  [failureOutcome](err: unknown, now: Date): FailureOutcome {
+  [failureOutcome](err: unknown, now: Date): {
+    /** The job's error count with this failure. */
+    readonly errorCount: number;
+    /** The text stored in `last_error`. */
+    readonly lastError: string;
+    /** When the job runs again; `null` when it does not (moved to the failed jobs, or deleted). */
+    readonly runAt: Date | null;
+    /** Why it moves to the failed jobs, or `null` when it does not. */
+    readonly failReason: FailReason | null;
+  } {
     const errorCount = this.errorCount + 1;
     const dead = findDeadLetter(err);
     const outcome = dead === undefined ? findOutcome(err) : undefined;
