@@ -673,6 +673,7 @@ const cases: Case[] = [
       await opened.pool.close();
       await assert.rejects(opened.pool.query("SELECT 1"));
       await assert.rejects(opened.pool.begin());
+      await assert.rejects(within(10_000, beginWith(opened.pool, "SELECT 1"), "beginWith()"));
     },
   },
   {

@@ -40,7 +40,7 @@ import type { ReservedSql, Sql, TransactionSql } from "postgres";
 import type { ConnPool, ListenConnection, PipelinedTx, QueryResult, Tx } from "../adapter.ts";
 import { listenPostgresjs } from "./_listen_postgresjs.ts";
 import { openPipelined } from "./_postgresjs_pipelined_tx.ts";
-import { beginThenRun, runThenCommit } from "../pipelining.ts";
+import { BeginError, beginThenRun, runThenCommit } from "../pipelining.ts";
 import { guardNextWriteCrash, warnDropped } from "./_postgresjs_guard.ts";
 // Re-exported so this entry point documents the types its functions take and return.
 export type {
@@ -164,6 +164,8 @@ class PostgresjsPool implements ConnPool {
     text: string,
     params?: unknown[],
   ): Promise<{ tx: PipelinedTx; result: QueryResult<R> }> {
+    // postgres.js's reserve() ignores an ended pool: it would open a connection again.
+    if (this.#closed) throw new BeginError(new Error("the pool is closed (close() was called)"));
     if (this.#pipelines) {
       const prepare = (this.#sql as { options?: { prepare?: boolean } }).options?.prepare ?? true;
       const opened = await openPipelined<R>(this.#sql, prepare, native, text, params);
