@@ -548,7 +548,7 @@ export class Worker {
     let abandoned = false;
     job[guardWrites]();
     try {
-      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal });
+      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal }, armed);
       if (ended === ABANDONED) abandoned = true;
       else if (ended !== undefined) {
         failed = true;
