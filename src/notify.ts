@@ -287,8 +287,17 @@ export class NotifyCoalescer {
     try {
       await this.#on.query(this.#statement(payloads.length), payloads);
     } catch (err) {
-      // The jobs are committed: polling finds them. Only their wake-up is lost.
-      safeLog(this.#logger, "error", "Failed to notify workers of enqueued jobs", { error: err });
+      // The jobs are committed: polling finds them. Only their wake-up is lost. Info, not error:
+      // the enqueues it announces resolved before it was sent, so an application that closes
+      // its pool right after them ends here without anything being wrong.
+      safeLog(
+        this.#logger,
+        "info",
+        "Could not notify workers of enqueued jobs; they poll for them",
+        {
+          error: err,
+        },
+      );
     } finally {
       this.#inFlight = false;
     }
