@@ -372,7 +372,20 @@ export class BatchRunner {
     for (const entry of entries) {
       if (entry.end === End.Done) done.push(entry.job.id);
       else if (entry.end === End.Failed) {
-        const o = entry.job[failureOutcome](entry.failure, now);
+        let o: ReturnType<Job[typeof failureOutcome]>;
+        try {
+          o = entry.job[failureOutcome](entry.failure, now);
+          if (o.runAt !== null && Number.isNaN(o.runAt.getTime())) {
+            throw new RangeError(`the backoff gave an invalid run_at for ${o.errorCount} errors`);
+          }
+        } catch (err) {
+          // The client's backoff threw: the job is left as it was, to run again.
+          this.#logJob(entry.job, "error", "Could not record the failure; job left as it was", {
+            error: err,
+          });
+          entry.end = End.Untouched;
+          continue;
+        }
         if (o.failReason !== null) {
           entry.failReason = o.failReason;
           moves.push({

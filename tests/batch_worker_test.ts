@@ -307,6 +307,34 @@ describe("batch mode", () => {
   );
 
   test(
+    "a backoff that throws leaves its job as it was; the rest of the batch commits",
+    LIMIT,
+    async () => {
+      const queue = "batch-bad-backoff";
+      const client = new Client(t.pool, {
+        backoff: () => {
+          throw new Error("no backoff today");
+        },
+      });
+      const [ok, bad] = await enqueueN(queue, 2);
+      const errors: string[] = [];
+      const worker = new Worker(client, {
+        Job: (job) => {
+          if (job.id === bad) throw new Error("boom");
+        },
+      }, {
+        queue,
+        batch: { size: 2 },
+        logger: { debug() {}, info() {}, error: (msg) => void errors.push(msg) },
+      });
+      assert.equal(await worker.workOne(), true);
+      const rows = await live(queue);
+      assert.deepEqual(rows.map((r) => [r.job_id, r.error_count]), [[bad, 0]], `${ok} is gone`);
+      assert.ok(errors.includes("Could not record the failure; job left as it was"), `${errors}`);
+    },
+  );
+
+  test(
     "job.tx(), delete(), error() and done() throw in batch mode, naming the problem and the fix",
     LIMIT,
     async () => {
