@@ -168,6 +168,8 @@ export class NotifyCoalescer {
   /** `performance.now()` when the last notifying statement was sent. */
   #lastSent = -Infinity;
   #pending = new Map<string, Notice>();
+  /** Enqueues in flight whose notices wait: the next enqueue of their producers may carry them. */
+  #waiting = 0;
   /** The waiting notices the enqueue in flight carries: back to `#pending` if it fails. */
   #borrowed: Map<string, Notice> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -199,7 +201,7 @@ export class NotifyCoalescer {
    * @param notices The statement's notices.
    * @returns The notices the statement must carry (its own and those that waited; then call
    * `release(true, …)` once it settled), or an empty array when its notices wait (then call
-   * `release(false)`, or nothing).
+   * `release(false)` once it settled).
    */
   claim(notices: Notice[]): Notice[] {
     if (notices.length === 0) return notices;
@@ -207,6 +209,7 @@ export class NotifyCoalescer {
     if (this.#inFlight || now - this.#lastSent < this.#gapMs) {
       const clock = Date.now();
       for (const n of notices) addNotice(this.#pending, n.queue, n.runAt || clock, clock, n.count);
+      this.#waiting++;
       this.#schedule();
       return [];
     }
@@ -232,7 +235,11 @@ export class NotifyCoalescer {
    * not, the notices it carried for others wait again.
    */
   release(carried: boolean, delivered = true): void {
-    if (!carried) return;
+    if (!carried) {
+      if (this.#waiting > 0) this.#waiting--;
+      if (this.#pending.size > 0) this.#schedule();
+      return;
+    }
     this.#inFlight = false;
     const borrowed = this.#borrowed;
     this.#borrowed = undefined;
@@ -256,6 +263,10 @@ export class NotifyCoalescer {
   /**
    * Sends what waits in one standalone statement at the end of the gap, unless an enqueue
    * claims it first. Armed only while nothing notifying is in flight: `release` arms it then.
+   * While enqueues whose notices wait are still in flight, the timer leaves it to them: when
+   * the last one settles, it arms a timer of no delay, which runs after the continuations of
+   * its caller, so a producer that enqueues again carries the notices instead of a NOTIFY
+   * transaction of their own.
    */
   #schedule(): void {
     if (this.#timer !== undefined || this.#inFlight) return;
@@ -265,7 +276,8 @@ export class NotifyCoalescer {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.#timerDone = undefined;
-        this.#flush().then(resolve);
+        if (this.#waiting > 0) resolve();
+        else this.#flush().then(resolve);
       }, delay);
     });
   }

@@ -159,7 +159,11 @@ describe("NOTIFY delivery", () => {
     const pool = poolOf();
     // A gap longer than an enqueue takes here, so the stream must ride on few notifications.
     const gapMs = 50;
-    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), noopLogger, gapMs);
+    let standalone = 0;
+    const counted: Queryable = {
+      query: (text, params) => (standalone++, pool.query(text, params)),
+    };
+    const coalescer = new NotifyCoalescer(counted, (n) => jobNotify(n), noopLogger, gapMs);
     try {
       const t0 = performance.now();
       let carriers = 0;
@@ -175,6 +179,8 @@ describe("NOTIFY delivery", () => {
         payloads.length <= Math.ceil(elapsed / gapMs) + 1,
         `${payloads.length} notifications in ${elapsed.toFixed(0)} ms`,
       );
+      // The notices ride on the producer's next enqueue: a NOTIFY of their own only at the end.
+      assert.ok(standalone <= 1, `${standalone} standalone NOTIFYs`);
     } finally {
       await counter.close();
     }
@@ -187,6 +193,7 @@ describe("NOTIFY delivery", () => {
       assert.equal(coalescer.claim([{ queue: "a", count: 1, runAt: 0 }]).length, 1);
       assert.deepEqual(coalescer.claim([{ queue: "b", count: 1, runAt: 0 }]), []);
       coalescer.release(true);
+      coalescer.release(false);
       // The next enqueue carries its own notice and the one that waited…
       const carried = coalescer.claim([{ queue: "c", count: 1, runAt: 0 }]);
       assert.deepEqual(carried.map((n) => n.queue).sort(), ["b", "c"]);
@@ -220,6 +227,7 @@ describe("NOTIFY delivery", () => {
       assert.equal(first.length, 1);
       assert.deepEqual(coalescer.claim([{ queue: "b", count: 1, runAt: 0 }]), []);
       coalescer.release(true);
+      coalescer.release(false);
       await coalescer.settled();
       assert.deepEqual(infos, ["Could not notify workers of enqueued jobs; they poll for them"]);
       // The jobs are committed and found by polling; a pool closed right after enqueues ends here.
@@ -228,6 +236,7 @@ describe("NOTIFY delivery", () => {
       assert.equal(again.length, 1, "the claim is free again after the failure");
       assert.deepEqual(coalescer.claim([{ queue: "d", count: 2, runAt: 0 }]), []);
       coalescer.release(true);
+      coalescer.release(false);
       await coalescer.settled();
       assert.deepEqual(await counter.settle(), ["2|0|d"]);
     } finally {
