@@ -1,6 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Worker } from "../mod.ts";
+import net from "node:net";
+import postgres from "postgres";
+import { Client, Worker } from "../mod.ts";
+import { postgresjs } from "../src/adapters/postgresjs.ts";
 import { beginWith, commitWith } from "../src/pipelining.ts";
 import { useTestDatabase } from "./_db.ts";
 
@@ -112,5 +115,47 @@ describe("beginWith() and commitWith()", () => {
     assert.equal(rows[0].job_type, "Fail");
     assert.equal(rows[0].error_count, 1);
     assert.match(rows[0].last_error, /boom/);
+  });
+
+  test("postgres.js sends BEGIN with the first statement and the last with COMMIT: a worker's job is 2 writes", async () => {
+    // Counted on the sockets, so a silent fallback to one statement a round trip fails here.
+    const url = new URL(t.db.url);
+    let writes = 0;
+    const sql = postgres(t.db.url, {
+      max: 2,
+      onnotice: () => {},
+      // postgres.js takes an already connected socket from this option (not in its types).
+      socket: () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(Number(url.port || 5432), url.hostname);
+          const write = socket.write;
+          socket.write = function (this: net.Socket, ...args: unknown[]) {
+            writes++;
+            return (write as (...a: unknown[]) => boolean).apply(this, args);
+          } as typeof socket.write;
+          socket.once("connect", () => resolve(socket));
+          socket.once("error", reject);
+        }),
+    } as postgres.Options<Record<string, never>>);
+    try {
+      const client = new Client(postgresjs(sql));
+      const worker = new Worker(client, { Ok: () => {} }, { queue: "rt" });
+      const jobs = 10;
+      await client.enqueueBatch(
+        Array.from({ length: jobs + 2 }, () => ({ type: "Ok", queue: "rt" })),
+      );
+      // Warm-up: the connection's start-up and each statement's first PARSE are not counted.
+      assert.equal(await worker.workOne(), true);
+      assert.equal(await worker.workOne(), true);
+      const before = writes;
+      for (let i = 0; i < jobs; i++) assert.equal(await worker.workOne(), true);
+      // 2: BEGIN+lock, then DELETE+COMMIT (4 when each statement waits for the one before). A
+      // write of something else (a background poll) may land in the window, hence the margin.
+      const perJob = (writes - before) / jobs;
+      assert.ok(perJob >= 2 && perJob < 2.5, `${perJob} writes a job`);
+      assert.equal(await jobCount(), 0);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
   });
 });
