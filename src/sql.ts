@@ -520,14 +520,19 @@ RETURNING name`;
  * A batch worker's poll: {@linkcode jobLockNextOrNextRunAt} for up to `$3` jobs, in the same
  * order, in one statement; when none is due, the one row that says when the next is.
  */
-export const jobLockBatchOrNextRunAt: string = lockOrNextRunAt(
-  jobLockNext.replace("LIMIT 1 ", "LIMIT $3 "),
-);
+export const jobLockBatchOrNextRunAt: string = lockOrNextRunAt(limitK(jobLockNext));
 
 /** {@linkcode jobLockBatchOrNextRunAt}, earliest `run_at` first. */
 export const jobLockBatchScheduledOrNextRunAt: string = lockOrNextRunAt(
-  jobLockNextScheduled.replace("LIMIT 1 ", "LIMIT $3 "),
+  limitK(jobLockNextScheduled),
 );
+
+/** A one-job lock statement made to lock up to `$3` jobs: the same text, `LIMIT $3`. */
+function limitK(lock: string): string {
+  const text = lock.replace("LIMIT 1 FOR UPDATE", "LIMIT $3 FOR UPDATE");
+  if (text === lock) throw new Error("sql.ts: a lock statement lost its LIMIT 1 FOR UPDATE");
+  return text;
+}
 
 /** The ids of a JSON array bound as `$n`, as an array the primary key's index looks up. */
 function idsOf(n: number): string {

@@ -222,6 +222,22 @@ describe("batch mode", () => {
       assert.deepEqual((await live(queue)).map((r) => r.job_id), ids.slice(5));
       assert.equal(await worker.workOne(), true);
       assert.deepEqual(await live(queue), []);
+
+      // Earliest runAt first, with OrderByRunAtPriority: the order a single worker takes.
+      const now = Date.now();
+      const late = await t.client.enqueue({ type: "Job", queue, runAt: new Date(now - 1_000) });
+      const early = await t.client.enqueue({ type: "Job", queue, runAt: new Date(now - 5_000) });
+      const high = await t.client.enqueue({ type: "Job", queue, priority: -10 });
+      const byRunAt: string[] = [];
+      const scheduled = new Worker(t.client, { Job: (job) => void byRunAt.push(job.id) }, {
+        queue,
+        pollStrategy: "OrderByRunAtPriority",
+        batch: { size: 2, concurrency: 1 },
+      });
+      assert.equal(await scheduled.workOne(), true);
+      assert.deepEqual(byRunAt, [early.id, late.id]);
+      assert.equal(await scheduled.workOne(), true);
+      assert.deepEqual(byRunAt, [early.id, late.id, high.id]);
     },
   );
 
