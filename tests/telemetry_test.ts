@@ -477,6 +477,44 @@ describe("OpenTelemetry", () => {
     assert.throws(() => new Worker(t.client, {}, { tracer: 1 as never }), TypeError);
     assert.throws(() => new Client(t.pool, { queueDepth: true }), /queueDepth needs a meter/);
   });
+
+  test("batch mode: each job of the batch has its own WorkOne span, count and duration", async () => {
+    const o = otel();
+    const inner: Span[] = [];
+    assert.equal(
+      await workOne(o, [{ type: "Ok", queue: "qb" }, { type: "Ok", queue: "qb" }, {
+        type: "Fails",
+        queue: "qb",
+      }], {
+        Ok: () => void inner.push(o.tracer.startSpan("handler.work")),
+        Fails: () => {
+          throw new Error("nope");
+        },
+      }, { queue: "qb", batch: { size: 3 }, logger: { debug() {}, info() {}, error() {} } }),
+      true,
+    );
+    for (const span of inner) span.end();
+    const all = await o.metrics();
+    assert.deepEqual(counts(all, "gue_client_lock_job"), { "Ok/true": 2, "Fails/true": 1 });
+    assert.deepEqual(counts(all, "gue_worker_jobs_worked"), { "Ok/true": 2, "Fails/false": 1 });
+    assert.deepEqual(durations(all), { Ok: 2, Fails: 1 });
+    const spans = o.spans();
+    const workOnes = named(spans, "Worker.WorkOne");
+    assert.equal(workOnes.length, 3, "one span a job");
+    assert.deepEqual(
+      workOnes.map((s) => s.attributes["job-type"]).toSorted(),
+      ["Fails", "Ok", "Ok"],
+    );
+    const handlerSpans = named(spans, "handler.work");
+    assert.equal(handlerSpans.length, 2);
+    const parents = handlerSpans.map((h) => workOnes.findIndex((w) => isChildOf(h, w)));
+    assert.ok(parents.every((i) => i >= 0), "each handler's span is under a WorkOne span");
+    assert.notEqual(parents[0], parents[1], "under its own job's span");
+    const failed = workOnes.find((s) => s.attributes["job-type"] === "Fails")!;
+    assert.equal(failed.status.code, SpanStatusCode.ERROR);
+    assert.deepEqual(exceptions(failed), ["nope"]);
+    await o.shutdown();
+  });
 });
 
 describe("gue_jobs_waiting", () => {
