@@ -14,10 +14,18 @@
  * @module
  */
 import type { Tx } from "./adapter.ts";
+import { boundedCall, DriverCallTimeout } from "./bounded_call.ts";
 import { cancelWatchOf } from "./cancel_watch.ts";
 import { type BatchPoll, type Client, pollJobBatch } from "./client.ts";
 import { DatabaseError, errorText, UnknownJobTypeError } from "./errors.ts";
-import { ABANDONED, armHandler, HANDLER_GRACE_MS, runBounded, runHooks } from "./handler_run.ts";
+import {
+  ABANDONED,
+  armHandler,
+  HANDLER_GRACE_MS,
+  NEVER_ABORTED,
+  runBounded,
+  runHooks,
+} from "./handler_run.ts";
 import type { FailReason } from "./inspect.ts";
 import { failureOutcome, type Job, recordFailReason } from "./job.ts";
 import { type LogFields, type Logger, safeLog } from "./logger.ts";
@@ -172,13 +180,22 @@ export class BatchRunner {
     this.nextRunAt = null;
     let poll: BatchPoll;
     try {
-      poll = await pollJobBatch(
-        p.client,
-        p.options.queue,
-        p.options.pollStrategy !== "OrderByPriority",
-        p.batch.size,
+      // Bounded as a single worker's poll (bounded_call.ts): a batch locked after the poll was
+      // given up is let go for the next poll.
+      poll = await boundedCall(
+        pollJobBatch(
+          p.client,
+          p.options.queue,
+          p.options.pollStrategy !== "OrderByPriority",
+          p.batch.size,
+        ),
+        "the poll",
+        signal,
+        (late) => void late.tx?.rollback().catch(() => {}),
       );
     } catch (err) {
+      // A poll cut short by the stop is no failure; one that hung is (it was given up).
+      if (signal.aborted && err instanceof DriverCallTimeout) return false;
       const rec = p.recorder.poll();
       try {
         rec.lockFailed(err);
@@ -406,17 +423,28 @@ export class BatchRunner {
       }
     }
     let commitErr: DatabaseError | undefined;
+    // Bounded as a single worker's commit; with gracefulShutdown by the time limit only.
+    const stop = p.options.gracefulShutdown ? NEVER_ABORTED : ctx.signal;
     try {
-      if (done.length + retries.length + moves.length === 0) await tx.rollback();
-      else if (retries.length + moves.length === 0) {
-        await commitWith(tx, jobBatchDelete, [JSON.stringify(done)]);
+      if (done.length + retries.length + moves.length === 0) {
+        await boundedCall(tx.rollback(), "the batch's rollback", stop);
+      } else if (retries.length + moves.length === 0) {
+        await boundedCall(
+          commitWith(tx, jobBatchDelete, [JSON.stringify(done)]),
+          "the batch's commit",
+          stop,
+        );
       } else {
-        await commitWith(tx, jobBatchEnd, [
-          JSON.stringify(done),
-          JSON.stringify(retries),
-          JSON.stringify(moves),
-          now,
-        ]);
+        await boundedCall(
+          commitWith(tx, jobBatchEnd, [
+            JSON.stringify(done),
+            JSON.stringify(retries),
+            JSON.stringify(moves),
+            now,
+          ]),
+          "the batch's commit",
+          stop,
+        );
       }
     } catch (err) {
       commitErr = new DatabaseError("batch commit", err);
