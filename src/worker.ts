@@ -159,9 +159,9 @@ export interface WorkerOptions {
    * When true, aborting `run()` lets the running handler finish and commits its result, then
    * stops. When false, the handler's signal aborts with the run, and a handler that then throws
    * leaves its job untouched (rolled back, error not counted) for the next worker; one that
-   * ignores its signal is abandoned 2 s later, the same way, so `run()` resolves within that
-   * bound. With `gracefulShutdown` and no `jobTTL`, `run()` waits for the handler however long
-   * it takes.
+   * ignores its signal is abandoned 2 s later, the same way. Database calls still in hand are
+   * given up 4 s after the abort, so `run()` resolves within 4 s of it. With `gracefulShutdown`
+   * and no `jobTTL`, `run()` waits for the handler however long it takes.
    * @default {false}
    */
   gracefulShutdown?: boolean;
