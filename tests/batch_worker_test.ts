@@ -21,6 +21,7 @@ import type { ConnPool, QueryResult, Tx } from "../src/adapter.ts";
 import { canCommitWith } from "../src/pipelining.ts";
 import { adapterUnderTest, useTestDatabase, waitFor } from "./_db.ts";
 import { startFixture, waitForExit } from "./fixtures/child.ts";
+import { STOP_BOUND_MS } from "../src/bounded_call.ts";
 
 const t = useTestDatabase({ max: 12 });
 
@@ -574,6 +575,86 @@ describe("batch mode", () => {
       assert.match(String(reason), /was cancelled/);
       assert.deepEqual(await live(queue), [], "the other two are gone");
       assert.deepEqual(await failed(queue), [{ job_type: "Job", fail_reason: "cancelled" }]);
+    },
+  );
+
+  test(
+    "a poll stuck on a lock: run() resolves within the stop bound of its abort",
+    CONCURRENT_ONLY,
+    async () => {
+      const admin = await t.sql.reserve();
+      try {
+        await admin`BEGIN`;
+        await admin`LOCK TABLE gue_jobs IN ACCESS EXCLUSIVE MODE`;
+        const worker = new Worker(t.client, {}, {
+          pollInterval: 20,
+          logger: quiet,
+          batch: { size: 5 },
+        });
+        const stop = new AbortController();
+        const run = worker.run(stop.signal);
+        await new Promise((r) => setTimeout(r, 300)); // the poll waits for the lock by now
+        stop.abort();
+        const outcome = await Promise.race([
+          run.then(() => "resolved"),
+          new Promise((r) => setTimeout(() => r("still running"), STOP_BOUND_MS + 5000)),
+        ]);
+        assert.equal(outcome, "resolved");
+      } finally {
+        await admin`ROLLBACK`;
+        admin.release();
+      }
+    },
+  );
+
+  test(
+    "a batch commit that does not answer: run() resolves within the stop bound; the jobs stay",
+    CONCURRENT_ONLY,
+    async () => {
+      const queue = "batch-slow-commit";
+      // A deferred trigger on the delete makes the batch's COMMIT take 30 s.
+      await t.sql.unsafe(`CREATE OR REPLACE FUNCTION batch_slow_commit_fn() RETURNS trigger
+      LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$`);
+      await t.sql.unsafe(`CREATE CONSTRAINT TRIGGER batch_slow_commit_tr AFTER DELETE ON gue_jobs
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+      WHEN (OLD.queue = 'batch-slow-commit') EXECUTE FUNCTION batch_slow_commit_fn()`);
+      const ids = await enqueueN(queue, 3);
+      let handled = 0;
+      const errors: { msg: string; fields: unknown }[] = [];
+      const worker = new Worker(t.client, { Job: () => void handled++ }, {
+        queue,
+        pollInterval: 20,
+        batch: { size: 3 },
+        logger: {
+          debug() {},
+          info() {},
+          error: (msg, fields) => void errors.push({ msg, fields }),
+        },
+      });
+      const stop = new AbortController();
+      const run = worker.run(stop.signal);
+      try {
+        await waitFor(() => handled === 3, 10_000, "the batch's handlers");
+        await new Promise((r) => setTimeout(r, 200)); // the COMMIT is in flight
+        stop.abort();
+        const outcome = await Promise.race([
+          run.then(() => "resolved"),
+          new Promise((r) => setTimeout(() => r("still running"), STOP_BOUND_MS + 5000)),
+        ]);
+        assert.equal(outcome, "resolved");
+        const line = errors.find((l) =>
+          l.msg === "Failed to end the batch; its jobs are left as they were"
+        );
+        assert.ok(line, JSON.stringify(errors));
+        assert.match(String((line.fields as { error: unknown }).error), /did not answer within/);
+      } finally {
+        await t.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event = 'PgSleep'`;
+        await run;
+        await t.sql.unsafe("DROP TRIGGER batch_slow_commit_tr ON gue_jobs");
+      }
+      await waitFor(async () => (await live(queue)).length === 3, 10_000, "the jobs back");
+      assert.deepEqual((await live(queue)).map((r) => r.job_id), ids, "the commit never landed");
     },
   );
 
