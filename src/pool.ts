@@ -61,7 +61,8 @@ export interface WorkerPoolOptions extends WorkerOptions {
 /**
  * Runs `size` {@linkcode Worker}s on one queue with the same handlers and options. Worker `i` is
  * named `<pool id>/worker-<i>` and its handlers see `ctx.workerIndex === i`. Give the client's
- * connection pool more connections than `size`: each running job holds one. A pool of more than
+ * connection pool more connections than `size`: each running job holds one (in batch mode each
+ * worker's batch holds one, and a pool runs up to `size` × `batch.size` jobs). A pool of more than
  * one worker needs an adapter that runs transactions concurrently (not PGlite); the constructor
  * refuses one that does not. Failed polls are logged as one worker's would be: the first at once,
  * then at most one line per 30 s for the whole pool.
