@@ -41,7 +41,6 @@ import {
   jobInsertOwnNotify,
   jobList,
   jobLockBatchOrNextRunAt,
-  jobLockBatchScheduledOrNextRunAt,
   jobLockById,
   jobLockNext,
   jobLockNextOrNextRunAt,
@@ -925,13 +924,13 @@ export class Client {
   /** See {@linkcode pollJobBatch}. */
   async #pollBatch(queue: string, byRunAt: boolean, limit: number): Promise<BatchPoll> {
     const operation = byRunAt ? "lockNextScheduledJob" : "lockJob";
-    const params = [checkText(queue, "queue"), new Date(), limit];
+    const params = [checkText(queue, "queue"), new Date()];
     let tx: Tx;
     let rows: JobPollRow[];
     try {
       ({ tx, result: { rows } } = await beginWith<JobPollRow>(
         this.pool,
-        byRunAt ? jobLockBatchScheduledOrNextRunAt : jobLockBatchOrNextRunAt,
+        jobLockBatchOrNextRunAt(limit, byRunAt),
         params,
       ));
     } catch (err) {

@@ -516,21 +516,30 @@ RETURNING name`;
 
 // ---- Batch mode (ours) ----
 
+const batchLockTexts = new Map<string, string>();
+
 /**
- * A batch worker's poll: {@linkcode jobLockNextOrNextRunAt} for up to `$3` jobs, in the same
- * order, in one statement; when none is due, the one row that says when the next is.
+ * A batch worker's poll: {@linkcode jobLockNextOrNextRunAt} (or, `byRunAt`,
+ * {@linkcode jobLockNextScheduledOrNextRunAt}) for up to `k` jobs, in the same order, in one
+ * statement; when none is due, the one row that says when the next is. `$1` queue, `$2` the
+ * client's clock. `k` is written into the text, not bound: with a bound LIMIT the server plans
+ * the statement afresh at every poll (its generic plan, made for an unknown LIMIT, looks far
+ * dearer than a custom one), with a constant it reuses one plan. Texts are cached per `k`.
+ *
+ * @param k Most jobs to lock: an integer from 1 to 1000 (checked by the worker's options).
+ * @param byRunAt Earliest `run_at` first instead of priority first.
  */
-export const jobLockBatchOrNextRunAt: string = lockOrNextRunAt(limitK(jobLockNext));
-
-/** {@linkcode jobLockBatchOrNextRunAt}, earliest `run_at` first. */
-export const jobLockBatchScheduledOrNextRunAt: string = lockOrNextRunAt(
-  limitK(jobLockNextScheduled),
-);
-
-/** A one-job lock statement made to lock up to `$3` jobs: the same text, `LIMIT $3`. */
-function limitK(lock: string): string {
-  const text = lock.replace("LIMIT 1 FOR UPDATE", "LIMIT $3 FOR UPDATE");
-  if (text === lock) throw new Error("sql.ts: a lock statement lost its LIMIT 1 FOR UPDATE");
+export function jobLockBatchOrNextRunAt(k: number, byRunAt: boolean): string {
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`jobLockBatch: bad k ${k}`);
+  const key = `${k}/${byRunAt}`;
+  let text = batchLockTexts.get(key);
+  if (text === undefined) {
+    const lock = byRunAt ? jobLockNextScheduled : jobLockNext;
+    const limited = lock.replace("LIMIT 1 FOR UPDATE", `LIMIT ${k} FOR UPDATE`);
+    if (limited === lock) throw new Error("sql.ts: a lock statement lost its LIMIT 1 FOR UPDATE");
+    text = lockOrNextRunAt(limited);
+    batchLockTexts.set(key, text);
+  }
   return text;
 }
 
