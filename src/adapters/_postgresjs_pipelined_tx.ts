@@ -209,6 +209,42 @@ export class ReservedTx implements PipelinedTx {
 }
 
 /**
+ * How long one `sql.reserve()` is waited for before it is given up and asked again. postgres.js
+ * 3.4 can drop a reserve for good: when a connection closes while the reserve waits in the
+ * pool's queue, the pool reconnects that connection for it, and once the new connection has
+ * fetched its types, the reserve is forgotten and the connection goes back to the idle ones.
+ * A new reserve finds it there at once; the forgotten one never settles.
+ */
+export const RESERVE_RETRY_MS = 500;
+
+/**
+ * `sql.reserve()`, asked again every {@linkcode RESERVE_RETRY_MS} until one is granted (see
+ * there). A reserve that was given up and is granted later is released at once, so no
+ * connection is kept. While the pool is busy (every connection in use) the reserves wait in
+ * its queue in order, the older ones first, and each one granted late passes its connection on.
+ *
+ * @param sql The pool.
+ * @returns A reserved connection.
+ */
+export async function reserveConnection(sql: Sql<any>): Promise<ReservedSql<any>> {
+  for (;;) {
+    const reserve = sql.reserve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const retry = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), RESERVE_RETRY_MS);
+    });
+    try {
+      const reserved = await Promise.race([reserve, retry]);
+      if (reserved !== undefined) return reserved;
+    } finally {
+      clearTimeout(timer);
+    }
+    // Given up: if it is granted after all, hand the connection straight back.
+    reserve.then((late) => late.release(), () => {});
+  }
+}
+
+/**
  * Opens a pipelined transaction and runs `text` in it: BEGIN and `text` in one round trip.
  *
  * @param sql The pool.
@@ -230,7 +266,7 @@ export async function openPipelined<R>(
 ): Promise<{ tx: ReservedTx; result: QueryResult<R> } | undefined> {
   let reserved: ReservedSql<any>;
   try {
-    reserved = await sql.reserve();
+    reserved = await reserveConnection(sql);
   } catch (err) {
     throw new BeginError(err);
   }
