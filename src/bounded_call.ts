@@ -59,9 +59,48 @@ function abortTimeOf(signal: AbortSignal): number {
   return at;
 }
 
+/** A call being waited for. */
+interface Pending {
+  readonly start: number;
+  readonly limitMs: number;
+  readonly what: string;
+  readonly signal: AbortSignal;
+  giveUp(err: DriverCallTimeout): void;
+}
+
+/**
+ * How often the watchdog looks at the calls in flight. The bounds are seconds long: a tenth of a
+ * second late is nothing, and one shared timer costs a busy worker nothing per call, where a
+ * timer and an abort listener per call cost more than the rest of the call's own JavaScript.
+ */
+const WATCHDOG_TICK_MS = 100;
+
+const pending = new Set<Pending>();
+let watchdog: ReturnType<typeof setInterval> | undefined;
+
+/** When `call` is given up: its time limit, or the stop bound once its signal aborted. */
+function deadlineOf(call: Pending): number {
+  return Math.min(call.start + call.limitMs, abortTimeOf(call.signal) + STOP_BOUND_MS);
+}
+
+/** Gives up every call past its deadline; stops itself when no call is left. */
+function watch(): void {
+  const now = Date.now();
+  for (const call of pending) {
+    if (now < deadlineOf(call)) continue;
+    pending.delete(call);
+    const stopping = now < call.start + call.limitMs;
+    call.giveUp(new DriverCallTimeout(call.what, call.limitMs, stopping));
+  }
+  if (pending.size === 0) {
+    clearInterval(watchdog);
+    watchdog = undefined;
+  }
+}
+
 /**
  * Waits for a driver call at most `limitMs`, and at most until {@linkcode STOP_BOUND_MS} after
- * `signal` aborts.
+ * `signal` aborts (give or take {@linkcode WATCHDOG_TICK_MS}).
  *
  * @param op The call.
  * @param what Names it in the timeout's message.
@@ -78,33 +117,32 @@ export function boundedCall<T>(
   late?: (value: T) => void,
   limitMs: number = DRIVER_CALL_TIMEOUT_MS,
 ): Promise<T> {
-  const start = Date.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  let givenUp = false;
-  const timeout = new Promise<never>((_, reject) => {
-    const arm = (stopping: boolean) => {
-      clearTimeout(timer);
-      const ms = stopping
-        ? Math.min(start + limitMs, abortTimeOf(signal) + STOP_BOUND_MS) - Date.now()
-        : limitMs;
-      timer = setTimeout(() => {
+  return new Promise<T>((resolve, reject) => {
+    let givenUp = false;
+    const call: Pending = {
+      start: Date.now(),
+      limitMs,
+      what,
+      signal,
+      giveUp: (err) => {
         givenUp = true;
-        reject(new DriverCallTimeout(what, limitMs, stopping));
-      }, Math.max(0, ms));
+        reject(err);
+      },
     };
-    const stopping = abortTimeOf(signal) !== Infinity;
-    arm(stopping);
-    if (!stopping) {
-      onAbort = () => arm(true);
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-  });
-  if (late !== undefined) {
-    op.then((value) => givenUp && late(value), () => {});
-  }
-  return Promise.race([op, timeout]).finally(() => {
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    pending.add(call);
+    watchdog ??= setInterval(watch, WATCHDOG_TICK_MS);
+    // Already past the stop bound (a call after the stop): given up at once.
+    if (deadlineOf(call) <= call.start) queueMicrotask(watch);
+    op.then(
+      (value) => {
+        pending.delete(call);
+        if (givenUp) late?.(value);
+        else resolve(value);
+      },
+      (err) => {
+        pending.delete(call);
+        reject(err);
+      },
+    );
   });
 }
