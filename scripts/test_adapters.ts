@@ -55,6 +55,7 @@ const ADAPTER_INDEPENDENT_TESTS = new Set([
   "id_test.ts",
   "local_postgres_test.ts",
   "manifest_test.ts",
+  "patch_postgres_cli_test.ts",
   "patch_postgres_test.ts",
   "postgresjs_guard_test.ts",
   "readme_test.ts",

@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { patchFile } from "../scripts/patch_postgres.ts";
+import { patchFile } from "../src/cli/patch_postgres.ts";
 
 /** The installed postgres.js's connection.js files (ESM and CommonJS builds). */
 function installed(): string[] {

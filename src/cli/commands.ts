@@ -11,6 +11,7 @@ import { deleteCommand } from "./commands/delete.ts";
 import { enqueueCommand } from "./commands/enqueue.ts";
 import { listCommand } from "./commands/list.ts";
 import { migrateCommand } from "./commands/migrate.ts";
+import { patchPostgresCommand } from "./commands/patch_postgres.ts";
 import { retryCommand } from "./commands/retry.ts";
 import { showCommand } from "./commands/show.ts";
 import { statsCommand } from "./commands/stats.ts";
@@ -27,4 +28,5 @@ export const commands: readonly Command[] = [
   deleteCommand,
   dashboardCommand,
   benchCommand,
+  patchPostgresCommand,
 ];

@@ -10,7 +10,7 @@
  * | code | meaning |
  * | ---- | ------- |
  * | 0 | done |
- * | 1 | the operation failed: the database is unreachable, refused the login, lacks the schema, or a statement failed |
+ * | 1 | the operation failed: the database is unreachable, refused the login, lacks the schema, or a statement failed; `patch-postgres` found a copy of postgres it cannot patch (or, with `--check`, one not patched) |
  * | 2 | usage error: unknown command or option, missing or malformed argument; nothing was sent to the database |
  * | 3 | no such job: `show`, `retry`, `cancel` or `delete` found no job with that id |
  * | 4 | the job is in the wrong state for the command: `retry` of a job that has not failed, `delete` of a running job, `cancel` of a failed one |
@@ -18,7 +18,7 @@
 export const ExitCode = {
   /** Done. */
   Ok: 0,
-  /** The operation failed (connection, login, schema, statement). */
+  /** The operation failed (connection, login, schema, statement; a postgres copy not patched). */
   Failure: 1,
   /** Unknown command or option, or a malformed argument. */
   Usage: 2,

@@ -12,11 +12,12 @@
  * ```
  *
  * Commands: `migrate`, `stats`, `list`, `show`, `enqueue`, `retry`, `cancel`, `delete`, `bench`,
- * `dashboard`; `gue <command> --help` describes each.
+ * `dashboard`, `patch-postgres` (fixes postgres.js 3.4 connection bugs in `node_modules`; needs no
+ * database); `gue <command> --help` describes each.
  * The database comes from `--database-url` or `DATABASE_URL`. Results go to standard output,
  * messages to standard error. Exit codes: 0 done, 1 the operation failed (connection, login,
- * missing schema, a failing statement), 2 usage error (nothing was done), 3 no such job, 4 the
- * job is in the wrong state for the command.
+ * missing schema, a failing statement; `patch-postgres`: a copy it cannot patch), 2 usage error
+ * (nothing was done), 3 no such job, 4 the job is in the wrong state for the command.
  *
  * Run it from code with {@linkcode main}, which returns the exit code instead of exiting.
  *
@@ -50,13 +51,14 @@ function topHelp(): string {
     "Commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "Options of every command:",
+    "Options of every command (patch-postgres needs no database):",
     "      --database-url URL  PostgreSQL connection URL (default: $DATABASE_URL)",
     "  -h, --help              show the command's help",
     "",
-    "Exit codes: 0 done, 1 the operation failed (connection, login, missing schema, a statement),",
-    "2 usage error (nothing was done), 3 no such job (show, retry, cancel, delete), 4 the job is",
-    "in the wrong state for the command (retry of a job that has not failed, delete of a running one).",
+    "Exit codes: 0 done, 1 the operation failed (connection, login, missing schema, a statement;",
+    "patch-postgres: a postgres copy it cannot patch, or --check found one not patched), 2 usage",
+    "error (nothing was done), 3 no such job (show, retry, cancel, delete), 4 the job is in the",
+    "wrong state for the command (retry of a job that has not failed, delete of a running one).",
     "",
     "`gue <command> --help` describes a command.",
     "",
