@@ -155,6 +155,18 @@ describe("gue patch-postgres", () => {
     });
   }
 
+  test("a package linked from outside the project is not searched for nested copies", async () => {
+    const { project, files } = npmProject("linked");
+    const elsewhere = join(tmp, "linked-elsewhere");
+    writePackage(join(elsewhere, "node_modules", "postgres"));
+    symlinkSync(elsewhere, join(project, "node_modules", "linked-lib"));
+    const run = await gue(["patch-postgres", project]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(states(files), files.map(() => "patched"));
+    const outside = join(elsewhere, "node_modules", "postgres", "src", "connection.js");
+    assert.equal(patchState(readFileSync(outside, "utf8")), "unpatched");
+  });
+
   test("the default directory is the current one", async () => {
     const { project, files } = npmProject("cwd");
     const run = await gue(["patch-postgres"], project);

@@ -37,7 +37,7 @@ import {
   renameSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 
 /** The text every fix carries: a file holding it is patched. */
 export const PATCH_MARK = "gue patch";
@@ -133,6 +133,12 @@ export interface PostgresCopy {
   files: string[];
 }
 
+/** Whether `path` is `dir` or under it (both with symbolic links resolved). */
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
 /** Package stores whose entries are `name@version/node_modules/name` (Deno, Bun, pnpm). */
 const STORES = [".deno", ".bun", ".pnpm"];
 
@@ -140,7 +146,8 @@ const STORES = [".deno", ".bun", ".pnpm"];
  * Finds every installed copy of `postgres` under `root/node_modules`: `node_modules/postgres`
  * (npm, Bun, a symbolic link in Deno's layout), the stores of Deno
  * (`node_modules/.deno/postgres@3.4.9/node_modules/postgres`), Bun and pnpm, and copies nested
- * in other packages' `node_modules`. Each copy is listed once.
+ * in other packages' `node_modules` inside `root` (a package linked from elsewhere is not
+ * searched). Each copy is listed once.
  *
  * @param root The project directory.
  * @returns The copies, or an empty array when there is none (or no `node_modules`).
@@ -176,7 +183,8 @@ export function findPostgresCopies(root: string): PostgresCopy[] {
     } catch {
       return;
     }
-    if (seen.has(real)) return;
+    // A linked package elsewhere (npm link, a workspace outside root) is not root's to patch.
+    if (seen.has(real) || (depth > 0 && !isInside(real, rootReal))) return;
     seen.add(real);
     addPackage(join(real, "postgres"));
     for (const store of STORES) {
@@ -198,6 +206,12 @@ export function findPostgresCopies(root: string): PostgresCopy[] {
       }
     }
   };
+  let rootReal: string;
+  try {
+    rootReal = realpathSync(root);
+  } catch {
+    return [];
+  }
   walk(join(root, "node_modules"), 0);
   return [...copies.values()];
 }
