@@ -41,35 +41,78 @@ const wellFormed = typeof (String.prototype as Partial<WellFormed>).toWellFormed
   ? (s: string) => (s as WellFormed).toWellFormed()
   : (s: string) => s;
 
+/** Args up to this many bytes that are ASCII without NUL go as text; the rest in base64. */
+const TEXT_ARGS_MAX = 4096;
+
+/**
+ * A job's args as a field of its JSON row: `"s":"<text>"` when the bytes are ASCII without NUL
+ * (JSON args almost always are: stored back by `convert_to`, byte for byte), otherwise
+ * `"a":"<base64>"`. Text costs no encoding here and no decoding on the server.
+ */
+function argsField(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n <= TEXT_ARGS_MAX) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i];
+      if (b === 0 || b > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      return `"s":${JSON.stringify(String.fromCharCode.apply(null, bytes as unknown as number[]))}`;
+    }
+  }
+  return `"a":"${base64(bytes)}"`;
+}
+
+/** JSON.stringify of a text column's value, as the driver would send it (see `wellFormed`). */
+function jsonText(value: string): string {
+  return JSON.stringify(wellFormed(value));
+}
+
 /**
  * The parameters of `jobInsertBatch` (`src/sql.ts`): the jobs as a JSON array of
- * `{ i: id, q: queue, p: priority, r: runAt, t: type, a: args in base64 }`, and their
- * `created_at`.
+ * `{ i: id, q: queue, p: priority, r: runAt, t: type, s: args as text | a: args in base64 }`,
+ * and their `created_at`. The rows are written out by hand, not with `JSON.stringify` of an
+ * object per job: a batch's jobs mostly share their queue, type and runAt, whose JSON is made
+ * once, and the id, priority and time need no escaping (a ULID, an integer, ISO 8601).
  *
  * @param jobs Validated jobs, all made at the same time (`createdAt`).
  * @param own Add our columns too, `m: maxAttempts, u: uniqueKey` (for `jobInsertOwn`).
  * @returns `[json, createdAt]`.
  */
 export function jobInsertBatchParams(jobs: readonly JobData[], own = false): [string, Date] {
-  const rows = new Array<unknown>(jobs.length);
-  // Most jobs of a batch share one runAt (the enqueue's clock): format it once.
+  const rows = new Array<string>(jobs.length);
   let lastRunAt: Date | undefined;
   let lastIso = "";
+  let lastQueue: string | undefined;
+  let queueJson = "";
+  let lastType: string | undefined;
+  let typeJson = "";
   for (let n = 0; n < jobs.length; n++) {
     const j = jobs[n];
     if (j.runAt !== lastRunAt) {
       lastRunAt = j.runAt;
       lastIso = j.runAt.toISOString();
     }
-    rows[n] = {
-      i: j.id,
-      q: wellFormed(j.queue),
-      p: j.priority,
-      r: lastIso,
-      t: wellFormed(j.type),
-      a: base64(j.args),
-    };
-    if (own) Object.assign(rows[n] as object, { m: j.maxAttempts ?? null, u: j.uniqueKey ?? null });
+    if (j.queue !== lastQueue) {
+      lastQueue = j.queue;
+      queueJson = jsonText(j.queue);
+    }
+    if (j.type !== lastType) {
+      lastType = j.type;
+      typeJson = jsonText(j.type);
+    }
+    let row = `{"i":"${j.id}","q":${queueJson},"p":${j.priority},"r":"${lastIso}","t":${typeJson},${
+      argsField(j.args)
+    }`;
+    if (own) {
+      const key = j.uniqueKey ?? null;
+      row += `,"m":${j.maxAttempts ?? null},"u":${key === null ? "null" : jsonText(key)}`;
+    }
+    rows[n] = row + "}";
   }
-  return [JSON.stringify(rows), jobs[0].createdAt];
+  return ["[" + rows.join(",") + "]", jobs[0].createdAt];
 }

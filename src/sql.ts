@@ -45,14 +45,14 @@ export function jobInsert(rows: number): string {
 
 /**
  * INSERT of a batch of jobs in one statement, whatever its size: `$1` the jobs as a JSON array
- * of `{ i: id, q: queue, p: priority, r: run_at, t: type, a: args in base64 }`, `$2`
- * created_at and updated_at (see `job_batch.ts` for why JSON). Rows go in in array order.
+ * of `{ i: id, q: queue, p: priority, r: run_at, t: type, s: args as text or a: in base64 }`,
+ * `$2` created_at and updated_at (see `job_batch.ts` for why JSON). Rows go in in array order.
  */
 export const jobInsertBatch = `INSERT INTO gue_jobs
 (job_id, queue, priority, run_at, job_type, args, created_at, updated_at)
-SELECT j.i, j.q, j.p, j.r, j.t, decode(j.a, 'base64'), $2, $2
+SELECT j.i, j.q, j.p, j.r, j.t, coalesce(convert_to(j.s, 'UTF8'), decode(j.a, 'base64')), $2, $2
 FROM json_to_recordset($1::text::json)
-  AS j(i text, q text, p smallint, r timestamptz, t text, a text)`;
+  AS j(i text, q text, p smallint, r timestamptz, t text, s text, a text)`;
 
 /**
  * Locks the next job of a queue, priority first. Unlike gue (which orders by priority only and
@@ -421,9 +421,10 @@ export const handlerRollbackToSavepoint = "ROLLBACK TO SAVEPOINT gue_handler";
  */
 export const jobInsertOwn = `INSERT INTO gue_jobs
 (job_id, queue, priority, run_at, job_type, args, created_at, updated_at, max_attempts, unique_key)
-SELECT j.i, j.q, j.p, j.r, j.t, decode(j.a, 'base64'), $2, $2, j.m, j.u
+SELECT j.i, j.q, j.p, j.r, j.t, coalesce(convert_to(j.s, 'UTF8'), decode(j.a, 'base64')), $2, $2,
+  j.m, j.u
 FROM json_to_recordset($1::text::json)
-  AS j(i text, q text, p smallint, r timestamptz, t text, a text, m integer, u text)
+  AS j(i text, q text, p smallint, r timestamptz, t text, s text, a text, m integer, u text)
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
 RETURNING job_id`;
 

@@ -207,6 +207,33 @@ describe("enqueue() with hostile input", () => {
     );
   });
 
+  test("args in a batch and with a unique key (the JSON-bound INSERTs): stored byte for byte", async () => {
+    // Two jobs make enqueueBatch bind its JSON array; a unique key takes our own INSERT. Both
+    // send ASCII args as text and any other bytes (NUL, non-ASCII, invalid UTF-8) in base64.
+    const args = fc.oneof(
+      fc.jsonValue(),
+      fc.string({ unit: "binary", maxLength: 40 }),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.uint8Array({ min: 1, max: 0x7f, maxLength: 300 }),
+      fc.constant(new Uint8Array(5000).fill(0x41)),
+    ) as fc.Arbitrary<unknown>;
+    await fc.assert(
+      fc.asyncProperty(args, fc.boolean(), async (a, unique) => {
+        const expected = a instanceof Uint8Array ? a : new TextEncoder().encode(JSON.stringify(a));
+        if (unique) await t.client.enqueue({ type: "T", args: a, uniqueKey: "k" });
+        else await t.client.enqueueBatch([{ type: "T", args: a }, { type: "T", args: a }]);
+        try {
+          const rows = await t.sql`SELECT args FROM gue_jobs`;
+          assert.equal(rows.length, unique ? 1 : 2);
+          for (const row of rows) assert.deepEqual(new Uint8Array(row.args), expected);
+        } finally {
+          await clear();
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   test("enqueueWithId: a malformed id is rejected naming id, and nothing is written", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(hostileString, notAString), async (id) => {
