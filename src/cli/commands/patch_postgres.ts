@@ -17,7 +17,7 @@ import {
 import { readFileSync, realpathSync } from "node:fs";
 
 const checkWords: Record<PatchState, string> = {
-  patched: "patched",
+  patched: "already patched",
   unpatched: "NOT patched (run `gue patch-postgres`)",
   unknown: "unknown version (neither the bugs nor the fix)",
 };
