@@ -39,7 +39,7 @@ const runtime = "Deno" in globalThis
   ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
   : `Bun ${process.versions.bun}`;
 const logDir = mkdtempSync("/tmp/gue-chaos-logs-");
-// The table means little without knowing which driver code ran (scripts/patch_postgres.ts).
+// The table means little without knowing which driver code ran (`gue patch-postgres`).
 let driver = "postgres.js unpatched";
 try {
   const connection = new URL("../node_modules/postgres/src/connection.js", import.meta.url);

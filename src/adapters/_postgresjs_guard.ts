@@ -12,7 +12,7 @@
  * (`CONNECTION_CLOSED`, a terminated backend's 57P01, a reset socket) that nobody was waiting
  * for any more is rejected with no handler, which Deno and Node treat as fatal.
  *
- * The cure is the patched postgres.js (`scripts/patch_postgres.ts`), which also fixes the
+ * The cure is the patched postgres.js (`gue patch-postgres`), which also fixes the
  * connection the crash leaves unusable; this guard only keeps unpatched installs alive.
  *
  * The `postgresjs()` adapter installs it once per process. An application with listeners of its
@@ -118,7 +118,7 @@ export function warnDropped(err: Error): void {
   console.error(
     `gue: dropped ${droppedSinceWarning} error(s) of postgres.js on a closed connection ` +
       `(last: ${err.name}: ${err.message}${code ? ` [${code}]` : ""}), which would have ended ` +
-      "the process (porsager/postgres#1208); scripts/patch_postgres.ts fixes the driver",
+      "the process (porsager/postgres#1208); `gue patch-postgres` fixes the driver",
   );
   droppedSinceWarning = 0;
 }
