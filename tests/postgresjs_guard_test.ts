@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import postgres from "postgres";
-import { isNextWriteCrash } from "../src/adapters/_postgresjs_guard.ts";
+import { isNextWriteCrash, isOrphanConnectionError } from "../src/adapters/_postgresjs_guard.ts";
 import { postgresjs } from "../src/adapters/postgresjs.ts";
 import { serverUrl } from "./_db.ts";
 
@@ -46,6 +46,32 @@ test("recognises postgres.js's write on a closed socket, and nothing else", () =
     false,
   );
   assert.equal(isNextWriteCrash(undefined), false);
+});
+
+test("recognises a socket's read/write reset that postgres.js passed on untouched, and nothing else", () => {
+  const socketError = (stack: string, extra: Record<string, unknown> = {}) => {
+    const err = Object.assign(new Error("read ECONNRESET"), {
+      code: "ECONNRESET",
+      syscall: "read",
+      ...extra,
+    });
+    err.stack = `Error: read ECONNRESET\n${stack}`;
+    return err;
+  };
+  const deno = "    at __node_internal_errnoException (ext:deno_node/internal/errors.ts:1:3113)\n" +
+    "    at TCPWrap.onStreamRead [as onread] (ext:deno_node/internal/stream_base_commons.ts:1:3690)";
+  const node = "    at TCP.onStreamRead (node:internal/stream_base_commons:216:20)";
+  assert.ok(isOrphanConnectionError(socketError(deno)));
+  assert.ok(isOrphanConnectionError(socketError(node)));
+  assert.ok(isOrphanConnectionError(socketError(node, { code: "EPIPE", syscall: "write" })));
+  // The application's own socket: a frame of its code.
+  assert.ok(
+    !isOrphanConnectionError(socketError(`${node}\n    at handler (file:///app/main.ts:3:9)`)),
+  );
+  // Not a read or write, another code, or no stack at all.
+  assert.ok(!isOrphanConnectionError(socketError(node, { syscall: "connect" })));
+  assert.ok(!isOrphanConnectionError(socketError(node, { code: "ETIMEDOUT" })));
+  assert.ok(!isOrphanConnectionError(socketError("")));
 });
 
 test("the guard drops that crash: the process lives on", async () => {

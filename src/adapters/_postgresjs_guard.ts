@@ -46,12 +46,25 @@ const CONNECTION_CODES = new Set([
   "57P03", // cannot connect now
 ]);
 
-/** Whether `reason` is a postgres.js connection error that no statement's caller awaited. */
+/** A stack frame of the runtime itself (Deno's `ext:`, Node's and Bun's `node:` internals). */
+const RUNTIME_FRAME = /^\s*at .*(\(|\s)(ext:|node:|internal\/)/;
+
+/**
+ * Whether `reason` is a postgres.js connection error that no statement's caller awaited: one
+ * raised in postgres.js's connection.js, or a socket's own read/write failure (ECONNRESET,
+ * EPIPE) that postgres.js passed on untouched, as it does to a pending `reserve()`, whose stack
+ * holds only the runtime's frames.
+ */
 export function isOrphanConnectionError(reason: unknown): boolean {
   if (!(reason instanceof Error)) return false;
   const code = String((reason as { code?: unknown }).code ?? "");
+  if (!CONNECTION_CODES.has(code)) return false;
   const stack = String(reason.stack ?? "");
-  return CONNECTION_CODES.has(code) && /postgres[\/](cjs[\/])?src[\/]connection\.js/.test(stack);
+  if (/postgres[\/](cjs[\/])?src[\/]connection\.js/.test(stack)) return true;
+  const syscall = (reason as { syscall?: unknown }).syscall;
+  if (syscall !== "read" && syscall !== "write") return false;
+  const frames = stack.split("\n").filter((line) => /^\s*at /.test(line));
+  return frames.length > 0 && frames.every((line) => RUNTIME_FRAME.test(line));
 }
 
 let installed = false;
