@@ -80,6 +80,29 @@ export interface PipelinedTx extends Tx {
     text: string,
     params?: unknown[],
   ): Promise<QueryResult<R>>;
+  /**
+   * Optional: {@linkcode PipelinedTx.commitWith} of `text`, and a new transaction on the same
+   * connection that runs `first` (as {@linkcode ConnPool.beginWith} would), all sent in one
+   * write, so a worker that keeps finding jobs spends one round trip per job. The new
+   * transaction starts fresh whatever becomes of this one. Without it the core calls
+   * `commitWith`, then `beginWith`.
+   *
+   * @param text The last statement of this transaction.
+   * @param params Its parameters.
+   * @param first The first statement of the next transaction.
+   * @param firstParams Its parameters.
+   * @returns `last`, settled as `commitWith`'s promise; `next`, settled as `beginWith`'s (it
+   *   rejects with `BeginError` of `src/pipelining.ts` when no transaction could be opened).
+   */
+  commitWithThenBegin?<L = Record<string, unknown>, F = Record<string, unknown>>(
+    text: string,
+    params: unknown[] | undefined,
+    first: string,
+    firstParams?: unknown[],
+  ): {
+    last: Promise<QueryResult<L>>;
+    next: Promise<{ tx: PipelinedTx; result: QueryResult<F> }>;
+  };
 }
 
 /** A dedicated connection listening on one channel, as {@linkcode ConnPool.listen} opens it. */

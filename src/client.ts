@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnPool, Queryable, Tx } from "./adapter.ts";
+import type { ConnPool, Queryable, QueryResult, Tx } from "./adapter.ts";
 import { type Backoff, defaultExponentialBackoff } from "./backoff.ts";
 import { CancelWatch, setCancelWatch } from "./cancel_watch.ts";
 import {
@@ -20,7 +20,7 @@ import { errorLogger, type Logger, logsBelowError, safeLog, withFields } from ".
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { jobInsertBatchParams } from "./job_batch.ts";
-import { BeginError, beginWith } from "./pipelining.ts";
+import { BeginError, beginWith, type NextBegin } from "./pipelining.ts";
 import { type Notice, noticePayload, noticesFor, NotifyCoalescer } from "./notify.ts";
 import { Wakeup } from "./wakeup.ts";
 import { hasCapability } from "./capabilities.ts";
@@ -215,7 +215,41 @@ const internals = new WeakMap<Client, {
   wakeup: Wakeup;
   poll(queue: string, byRunAt: boolean): Promise<Poll>;
   pollBatch(queue: string, byRunAt: boolean, limit: number): Promise<BatchPoll>;
+  chainPoll(queue: string, byRunAt: boolean): NextBegin;
+  chainedPoll(next: NextBegin, byRunAt: boolean): Promise<Poll | null>;
 }>();
+
+/**
+ * Used by workers: a poll to send with a finished job's commit (`Job[deleteAndCommit]`), so a
+ * worker that keeps finding jobs spends one round trip per job. Not part of the public API.
+ *
+ * @param client The client.
+ * @param queue The queue.
+ * @param byRunAt Earliest `runAt` first instead of priority first.
+ * @returns The poll's transaction, to hand to the job.
+ */
+export function chainPoll(client: Client, queue: string, byRunAt: boolean): NextBegin {
+  return internals.get(client)!.chainPoll(queue, byRunAt);
+}
+
+/**
+ * Used by workers: the outcome of a poll sent with a commit ({@linkcode chainPoll}; `next.sent`
+ * must be set), as {@linkcode pollJob} says it. Not part of the public API.
+ *
+ * @param client The client.
+ * @param next What the job was handed.
+ * @param byRunAt As given to `chainPoll`.
+ * @returns The poll; `null` when its transaction could not be opened (its connection died with
+ *   the commit, say): poll as usual then.
+ * @throws {DatabaseError} When the lock failed.
+ */
+export function chainedPoll(
+  client: Client,
+  next: NextBegin,
+  byRunAt: boolean,
+): Promise<Poll | null> {
+  return internals.get(client)!.chainedPoll(next, byRunAt);
+}
 
 /**
  * Used by workers: the client's wake-up registry. Not part of the public API.
@@ -470,6 +504,12 @@ export class Client {
       wakeup,
       poll: (queue, byRunAt) => this.#poll(queue, byRunAt),
       pollBatch: (queue, byRunAt, limit) => this.#pollBatch(queue, byRunAt, limit),
+      chainPoll: (queue, byRunAt) => ({
+        pool: this.pool,
+        text: byRunAt ? jobLockNextScheduledOrNextRunAt : jobLockNextOrNextRunAt,
+        params: [checkText(queue, "queue"), new Date()],
+      }),
+      chainedPoll: (next, byRunAt) => this.#chainedPoll(next, byRunAt),
     });
     this.#notifier = options.notify === false
       ? undefined
@@ -937,6 +977,24 @@ export class Client {
     return poll;
   }
 
+  /** See {@linkcode chainedPoll}. */
+  async #chainedPoll(next: NextBegin, byRunAt: boolean): Promise<Poll | null> {
+    const poll: Poll = { job: null, nextRunAt: null };
+    try {
+      poll.job = await this.#lock(
+        byRunAt ? "lockNextScheduledJob" : "lockJob",
+        next.text,
+        next.params,
+        poll,
+        next.sent as Promise<{ tx: Tx; result: QueryResult<JobRow> }>,
+      );
+    } catch (err) {
+      if (err instanceof BeginError) return null;
+      throw err;
+    }
+    return poll;
+  }
+
   /** See {@linkcode pollJobBatch}. */
   async #pollBatch(queue: string, byRunAt: boolean, limit: number): Promise<BatchPoll> {
     const operation = byRunAt ? "lockNextScheduledJob" : "lockJob";
@@ -973,14 +1031,18 @@ export class Client {
     text: string,
     params: unknown[],
     poll?: Poll,
+    sent?: Promise<{ tx: Tx; result: QueryResult<JobRow> }>,
   ): Promise<Job | null> {
-    // BEGIN and the lock in one round trip where the adapter pipelines (pipelining.ts).
+    // BEGIN and the lock in one round trip where the adapter pipelines (pipelining.ts), or
+    // sent already with the last job's commit (`sent`).
     let tx: Tx;
     let rows: JobRow[];
     try {
-      ({ tx, result: { rows } } = await beginWith<JobRow>(this.pool, text, params));
+      ({ tx, result: { rows } } = await (sent ?? beginWith<JobRow>(this.pool, text, params)));
     } catch (err) {
       if (!(err instanceof BeginError)) throw new DatabaseError(operation, err);
+      // A chained transaction that could not be opened: the caller polls as usual.
+      if (sent !== undefined) throw err;
       this.#metrics.beginFailed();
       throw new DatabaseError(operation, err.cause);
     }

@@ -10,7 +10,13 @@ import { DEFAULT_FAILURE_POLICY, type FailurePolicy, findDeadLetter } from "./de
 import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
 import type { FailReason } from "./inspect.ts";
 import { type Logger, safeLog } from "./logger.ts";
-import { canCommitWith, commitWith, isCommitFailure } from "./pipelining.ts";
+import {
+  canCommitWith,
+  commitWith,
+  commitWithThenBegin,
+  isCommitFailure,
+  type NextBegin,
+} from "./pipelining.ts";
 import {
   handlerRollbackToSavepoint,
   handlerSavepoint,
@@ -470,16 +476,21 @@ export class Job implements JobData {
    * A finished job: deletes it (unless its handler did) and commits, the DELETE sent with the
    * COMMIT where the adapter pipelines. The transaction is over when this settles.
    *
+   * @param next A transaction to open right after the commit, sent with it where the adapter
+   *   chains them (see `commitWithThenBegin` of pipelining.ts); `next.sent` is set when it was.
+   *   Not sent when `next.cancelled` is set, or when the handler deleted the job itself.
    * @returns `undefined` once committed, or what failed: the DELETE (the transaction was rolled
    *   back) or the COMMIT, with the error `job.delete()` or `job.done()` would have thrown.
    * @throws {Error} When the job is already done (its handler ended it).
    */
-  [deleteAndCommit](): Promise<{ failed: "delete" | "commit"; error: DatabaseError } | undefined> {
+  [deleteAndCommit](
+    next?: NextBegin,
+  ): Promise<{ failed: "delete" | "commit"; error: DatabaseError } | undefined> {
     return this.#serial(async () => {
       this.#open("job.delete()");
       if (!this.#deleted) this.#last = [jobDelete, [this.id]];
       try {
-        await this.#commit("job.done", "job.delete");
+        await this.#commit("job.done", "job.delete", next);
       } catch (err) {
         const failed = this.#ended === "rolled back" ? "delete" : "commit";
         return { failed, error: err as DatabaseError };
@@ -509,7 +520,7 @@ export class Job implements JobData {
    * Commits, sending the statement left in `#last` with the COMMIT. When that statement fails
    * the transaction is rolled back and its error thrown as `lastOperation`'s.
    */
-  async #commit(operation: string, lastOperation = operation): Promise<void> {
+  async #commit(operation: string, lastOperation = operation, next?: NextBegin): Promise<void> {
     const tx = this.#tx;
     if (tx === null) return;
     this.#tx = null;
@@ -517,7 +528,20 @@ export class Job implements JobData {
     this.#last = undefined;
     try {
       if (last === undefined) await tx.commit();
-      else await commitWith(tx, last[0], last[1]);
+      else if (next === undefined || next.cancelled) await commitWith(tx, last[0], last[1]);
+      else {
+        const chained = commitWithThenBegin(
+          tx,
+          next.pool,
+          last[0],
+          last[1],
+          next.text,
+          next.params,
+        );
+        next.sent = chained.next;
+        chained.next.catch(() => {}); // Its consumer comes after this commit has settled.
+        await chained.last;
+      }
     } catch (err) {
       if (last !== undefined && !isCommitFailure(err)) {
         this.#ended = "rolled back";

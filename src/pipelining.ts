@@ -179,3 +179,76 @@ export async function runThenCommit<R>(
   }
   return result;
 }
+
+/** A transaction that can send its last statement with its COMMIT and the next BEGIN. */
+interface CommitWithThenBegin {
+  commitWithThenBegin<L, F>(
+    text: string,
+    params: unknown[] | undefined,
+    first: string,
+    firstParams?: unknown[],
+  ): Chained<L, F>;
+}
+
+/**
+ * What {@linkcode commitWithThenBegin} returns: the ending transaction's outcome and the next
+ * transaction's opening, each settled as {@linkcode commitWith}'s and {@linkcode beginWith}'s.
+ */
+export interface Chained<L, F> {
+  /** The last statement's result; rejects as `commitWith` does. */
+  last: Promise<QueryResult<L>>;
+  /** The next transaction and its first statement's result; rejects as `beginWith` does. */
+  next: Promise<{ tx: Tx; result: QueryResult<F> }>;
+}
+
+/**
+ * A transaction to open right after a commit (see {@linkcode commitWithThenBegin}): what a
+ * worker hands to its finished job so that the next poll goes out with the job's COMMIT.
+ */
+export interface NextBegin {
+  /** Opens the transaction where the adapter cannot chain it. */
+  readonly pool: ConnPool;
+  /** Its first statement. */
+  readonly text: string;
+  /** That statement's parameters. */
+  readonly params: unknown[];
+  /** Set when it was sent: what {@linkcode Chained.next} is. */
+  sent?: Promise<{ tx: Tx; result: QueryResult<unknown> }>;
+  /** Set by the caller once it no longer wants it: it is not sent then. */
+  cancelled?: boolean;
+}
+
+/**
+ * Runs `text` in `tx` and commits, then opens a new transaction and runs `first` in it: on an
+ * adapter that chains them, all four go out in one write on `tx`'s connection (one round trip);
+ * otherwise {@linkcode commitWith}, then {@linkcode beginWith} once it settled. The new
+ * transaction is opened whatever became of `tx`.
+ *
+ * @param tx An open transaction.
+ * @param pool The pool, for an adapter that does not chain.
+ * @param text The last statement of `tx`.
+ * @param params Its parameters.
+ * @param first The first statement of the next transaction.
+ * @param firstParams Its parameters.
+ * @returns Both outcomes; the caller must handle both promises.
+ */
+export function commitWithThenBegin<L, F>(
+  tx: Tx,
+  pool: ConnPool,
+  text: string,
+  params: unknown[] | undefined,
+  first: string,
+  firstParams?: unknown[],
+): Chained<L, F> {
+  if (typeof (tx as Partial<CommitWithThenBegin>).commitWithThenBegin === "function") {
+    return (tx as Tx & CommitWithThenBegin).commitWithThenBegin<L, F>(
+      text,
+      params,
+      first,
+      firstParams,
+    );
+  }
+  const last = commitWith<L>(tx, text, params);
+  const begin = () => beginWith<F>(pool, first, firstParams);
+  return { last, next: last.then(begin, begin) };
+}

@@ -9,7 +9,7 @@
 import { type BatchOptions, BatchRunner, resolveBatchOptions } from "./batch_worker.ts";
 import { boundedCall, DriverCallTimeout } from "./bounded_call.ts";
 import { cancelWatchOf } from "./cancel_watch.ts";
-import { type Client, clientWakeup, pollJob } from "./client.ts";
+import { chainedPoll, chainPoll, type Client, clientWakeup, type Poll, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import {
   ABANDONED,
@@ -40,8 +40,10 @@ import {
 } from "./logger.ts";
 import { PollFailureLog } from "./poll_failure_log.ts";
 import { hintPreparedStatements } from "./prepared_statement_hint.ts";
+import type { NextBegin } from "./pipelining.ts";
 import { runLock, type RunState } from "./run_lock.ts";
 import { checkMeter, checkTracer, type MeterLike, type TracerLike } from "./telemetry/options.ts";
+import type { Wakeup } from "./wakeup.ts";
 import {
   type FailureRecorder,
   type PollRecorder,
@@ -368,6 +370,13 @@ export class Worker {
   readonly #batch: BatchRunner | undefined;
   /** The job in hand, once its move to the failed jobs committed, with its last failure. */
   #deadLetter: { job: Job; err: unknown } | undefined;
+  /**
+   * While `run()` loops: its wake-up registry; a finished job's commit then carries the next
+   * poll (one round trip per job while the worker keeps finding jobs).
+   */
+  #chainWakeup: Wakeup | undefined;
+  /** The next poll, sent with the last job's commit; taken by the next `#lockNext`. */
+  #prefetched: Promise<Poll | null> | undefined;
 
   /**
    * Makes a worker; it polls only once `run()` or `workOne()` is called.
@@ -420,14 +429,21 @@ export class Worker {
       // pollInterval, whichever comes first (wakeup.ts).
       const wakeup = clientWakeup(this.#client);
       const detach = wakeup.attach();
+      this.#chainWakeup = this.#batch === undefined ? wakeup : undefined;
       try {
         while (!signal.aborted) {
-          wakeup.polling(this.queue);
+          // A poll sent with the last commit told the wake-up registry when it was sent.
+          if (this.#prefetched === undefined) wakeup.polling(this.queue);
           this.#nextRunAt = null;
           const didWork = await this.#workOne(signal, index);
           if (!didWork) await wakeup.wait(this.queue, this.pollInterval, this.#nextRunAt, signal);
         }
       } finally {
+        this.#chainWakeup = undefined;
+        // Stopped with a poll sent with the last commit: leave its job for the next worker.
+        const prefetched = this.#prefetched;
+        this.#prefetched = undefined;
+        if (prefetched !== undefined) await this.#letGo(prefetched, signal);
         await detach();
       }
       safeLog(this.#logger, "info", "Worker finished");
@@ -478,6 +494,16 @@ export class Worker {
   }
 
   async #lockNext(signal: AbortSignal): Promise<Job | null> {
+    const prefetched = this.#prefetched;
+    if (prefetched !== undefined) {
+      this.#prefetched = undefined;
+      const poll = await boundedCall(prefetched, "the poll", signal, letGoLate);
+      // null: its transaction could not be opened (the connection died); poll as usual.
+      if (poll !== null) {
+        this.#nextRunAt = poll.nextRunAt;
+        return poll.job;
+      }
+    }
     const poll = await boundedCall(
       pollJob(this.#client, this.queue, this.pollStrategy !== "OrderByPriority"),
       "the poll",
@@ -487,6 +513,19 @@ export class Worker {
     );
     this.#nextRunAt = poll.nextRunAt;
     return poll.job;
+  }
+
+  /**
+   * Lets a poll sent with a commit go, unworked: its job, if any, is rolled back for the next
+   * poll. Bounded as the poll is; failures leave the row to the server.
+   */
+  async #letGo(prefetched: Promise<Poll | null>, signal: AbortSignal): Promise<void> {
+    try {
+      const poll = await boundedCall(prefetched, "the poll", signal, letGoLate);
+      if (poll?.job) await boundedCall(poll.job[rollbackJob](), "the job's rollback", signal);
+    } catch {
+      // A failed poll locked nothing; a hung one is let go when it settles (letGoLate).
+    }
   }
 
   /** Logs a line about `job`, with gue's `job-id` and `job-type` keys. */
@@ -616,11 +655,37 @@ export class Worker {
     await runHooks(hooks.jobDone, job, null, ctx);
     // The DELETE goes with the COMMIT: one round trip where the adapter pipelines. A failure of
     // either is reported as job.delete() and job.done() report theirs.
+    // While run() loops and is not stopping, the next poll goes with them (one write).
+    const chainWakeup = this.#chainWakeup;
+    let next: NextBegin | undefined;
+    if (chainWakeup !== undefined && !ctx.signal.aborted) {
+      next = chainPoll(this.#client, this.queue, this.pollStrategy !== "OrderByPriority");
+      chainWakeup.polling(this.queue);
+    }
     let ended: Awaited<ReturnType<Job[typeof deleteAndCommit]>>;
     let deleted = true;
     try {
-      ended = await boundedCall(job[deleteAndCommit](), "the job's commit", this.#stopSignal(ctx));
+      ended = await boundedCall(
+        job[deleteAndCommit](next),
+        "the job's commit",
+        this.#stopSignal(ctx),
+      );
+      if (next?.sent !== undefined) {
+        const poll = chainedPoll(this.#client, next, this.pollStrategy !== "OrderByPriority");
+        // Not committed: the job's failure is recorded apart first, with the poll's lock (which
+        // may be this very job, unlocked by the rollback) let go, so the job backs off.
+        if (ended !== undefined) await this.#letGo(poll, this.#stopSignal(ctx));
+        else this.#prefetched = poll;
+      }
     } catch (err) {
+      if (next !== undefined) {
+        // Given up: a poll sent with the commit is let go when it settles.
+        next.cancelled = true;
+        if (next.sent !== undefined) {
+          const poll = chainedPoll(this.#client, next, this.pollStrategy !== "OrderByPriority");
+          void this.#letGo(poll, NEVER_ABORTED);
+        }
+      }
       // Given up, or the handler ended the job itself: #workLocked's job.done() sees to the rest.
       deleted = false;
       rec.fail("failed to delete finished job", err);
@@ -783,4 +848,9 @@ export class Worker {
       safeLog(this.#logger, "error", "Hook failed", { error: hookErr });
     }
   }
+}
+
+/** A poll that settled after it was given up: its job, if any, is let go for the next poll. */
+function letGoLate(late: Poll | null): void {
+  void late?.job?.[rollbackJob]().catch(() => {});
 }

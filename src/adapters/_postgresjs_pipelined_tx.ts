@@ -47,6 +47,7 @@ function isStatementError(err: unknown): boolean {
 export class ReservedTx implements PipelinedTx {
   readonly #sql: ReservedSql<any>;
   readonly #prepare: boolean;
+  readonly #native: symbol;
   #conn: Connection | undefined;
   #state: "open" | "ending" | "ended" = "open";
   /** The connection's error, once it died. */
@@ -66,6 +67,7 @@ export class ReservedTx implements PipelinedTx {
     this.#sql = sql;
     (this as unknown as Record<symbol, unknown>)[native] = sql;
     this.#prepare = prepare;
+    this.#native = native;
     this.#death = new Promise<never>((_, reject) => (this.#die = reject));
     this.#death.catch(() => {}); // Seen by the statements that race it, if any.
   }
@@ -114,12 +116,57 @@ export class ReservedTx implements PipelinedTx {
     if (tag === "ROLLBACK") throw commitRolledBack();
   }
 
-  async commitWith<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    if (this.#dead !== undefined) throw this.#dead;
-    if (this.#state !== "open") throw new Error("transaction already ended");
+  commitWith<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    if (this.#state !== "open") return Promise.reject(new Error("transaction already ended"));
     this.#state = "ending";
     const last = this.#statement<R>(text, params);
+    return this.#committed(last, this.#end("COMMIT"), undefined);
+  }
+
+  /**
+   * Runs `text` and COMMIT, then BEGIN and `first` in a new transaction on the same connection,
+   * all four in one write: the next transaction is open when the round trip returns. The new
+   * transaction starts fresh whatever became of this one (after a failed `text` the server turns
+   * the COMMIT into a ROLLBACK and runs the BEGIN as usual). The connection passes to the new
+   * transaction, which releases it; a death of the connection rejects both.
+   */
+  commitWithThenBegin<L, F>(
+    text: string,
+    params: unknown[] | undefined,
+    first: string,
+    firstParams?: unknown[],
+  ): { last: Promise<QueryResult<L>>; next: Promise<{ tx: PipelinedTx; result: QueryResult<F> }> } {
+    const conn = this.#conn;
+    if (this.#dead !== undefined || this.#state !== "open" || conn === undefined) {
+      const err = this.#dead ?? new Error("transaction already ended");
+      return { last: Promise.reject(err), next: Promise.reject(new BeginError(err)) };
+    }
+    this.#state = "ending";
+    const last = this.#statement<L>(text, params);
     const commit = this.#end("COMMIT");
+    const next = new ReservedTx(this.#sql, this.#prepare, this.#native);
+    // The connection is known: the new transaction watches it from the start, and a death
+    // rejects what this one still waits for as well.
+    next.#conn = conn;
+    conn.onclose = (err) => {
+      this.#died(err);
+      next.#died(err);
+    };
+    const begin = next.#send("BEGIN");
+    const nextFirst = next.send<F>(first, firstParams);
+    return { last: this.#committed(last, commit, next), next: next.#opened(begin, nextFirst) };
+  }
+
+  /**
+   * Waits for the last statement and the COMMIT sent after it, then hands the connection back
+   * (or over to `next`, which was sent after them).
+   */
+  async #committed<R>(
+    last: Promise<QueryResult<R>>,
+    commit: Promise<string | undefined>,
+    next: ReservedTx | undefined,
+  ): Promise<QueryResult<R>> {
     let result: QueryResult<R>;
     let tag: string | undefined;
     try {
@@ -130,11 +177,39 @@ export class ReservedTx implements PipelinedTx {
       result = settledLast.value;
       tag = settledCommit.value;
     } finally {
-      this.#release();
+      if (next === undefined) this.#release();
+      else {
+        this.#state = "ended";
+        // A connection in doubt is closed when the transaction that has it now ends.
+        if (this.#suspect) next.#suspect = true;
+      }
     }
     // The server turns the COMMIT of a failed transaction into a ROLLBACK, without an error.
     if (tag === "ROLLBACK") throw commitFailure(commitRolledBack());
     return result;
+  }
+
+  /**
+   * Settles a transaction whose BEGIN and first statement were sent: its BEGIN's failure is a
+   * {@linkcode BeginError} (the connection is given up), its statement's rolls it back.
+   */
+  async #opened<R>(
+    begin: Promise<unknown>,
+    first: Promise<QueryResult<R>>,
+  ): Promise<{ tx: ReservedTx; result: QueryResult<R> }> {
+    try {
+      await begin;
+    } catch (err) {
+      first.catch(() => {});
+      this.abandon();
+      throw new BeginError(err);
+    }
+    try {
+      return { tx: this, result: await first };
+    } catch (err) {
+      await this.rollback();
+      throw err;
+    }
   }
 
   async rollback(): Promise<void> {
@@ -170,9 +245,14 @@ export class ReservedTx implements PipelinedTx {
 
   /** Sends COMMIT or ROLLBACK; resolves to the server's command tag. */
   #end(text: "COMMIT" | "ROLLBACK"): Promise<string | undefined> {
+    return this.#send(text).then((result: any) => result?.command);
+  }
+
+  /** Sends a statement without parameters, unprepared. */
+  #send(text: string): Promise<unknown> {
     const statement = this.#sql.unsafe(text) as unknown as Statement;
     statement.execute();
-    return this.#race(statement).then((result: any) => result?.command);
+    return this.#race(statement);
   }
 
   #race<T>(statement: Promise<T>): Promise<T> {
