@@ -138,6 +138,7 @@ export function limitTable(r: BenchResults): string {
 export function roundTripTable(r: BenchResults): string {
   const label: Record<string, string> = {
     ours: "ours (Worker.workOne)",
+    "ours-run": "ours (Worker.run, draining)",
     limit: "limit, awaited",
     "limit-pipelined": "limit, pipelined",
   };

@@ -5,9 +5,12 @@
  * Counted, not inferred: the bench opens a postgres.js pool whose sockets count their writes.
  * postgres.js gathers every message queued in one turn of the event loop into one write, so a
  * worker that works jobs one after another makes one write per round trip (BEGIN, the lock, the
- * DELETE and the COMMIT each awaited make 4; sent back to back in pairs, 2). Statements are
+ * DELETE and the COMMIT each awaited make 4; sent back to back in pairs, 2; a draining
+ * `Worker.run()`, which sends the next poll with the last job's commit, 1). Statements are
  * counted with postgres.js's `debug` hook. Both are divided by the jobs done, one worker, after a
- * warm-up, so a statement's first PARSE does not count.
+ * warm-up, so a statement's first PARSE does not count. For `run()` everything it sends from
+ * start to stop counts (its first poll, the last commit, which carries no poll since the worker
+ * is stopping then, and the listener connection's start-up and LISTEN).
  *
  * @module
  */
@@ -24,7 +27,7 @@ import { Client } from "../mod.ts";
 
 /** What one system costs per job, counted over a drain. */
 export interface RoundTripCell {
-  /** `ours`, `limit` (awaited) or `limit-pipelined`. */
+  /** `ours` (`workOne()`), `ours-run` (a draining `run()`), `limit` (awaited) or `limit-pipelined`. */
   system: string;
   /** Jobs the count was taken over. */
   jobs: number;
@@ -95,6 +98,18 @@ async function count(
   };
 }
 
+/** Runs a worker until it has worked `n` jobs; the last job's handler stops it. */
+async function drainRun(client: Client, n: number): Promise<void> {
+  const stop = new AbortController();
+  let done = 0;
+  const worker = new Worker(client, {
+    [NOOP_TYPE]: () => {
+      if (++done === n) stop.abort();
+    },
+  }, { queue: BENCH_QUEUE, pollInterval: 60_000 });
+  await worker.run(stop.signal);
+}
+
 async function drainLoops(start: () => Loops): Promise<void> {
   const loops = start();
   await loops.done;
@@ -102,7 +117,8 @@ async function drainLoops(start: () => Loops): Promise<void> {
 
 /**
  * Counts round trips and statements per job, and round trips per empty poll, for ours (a
- * `Worker`'s `workOne()`), the awaited limit and the pipelined limit, with one worker each.
+ * `Worker`'s `workOne()`, and a draining `run()`), the awaited limit and the pipelined limit,
+ * with one worker each.
  *
  * @param url The scenario's database (with the library's schema applied).
  * @param admin A pool on it, to fill the backlog.
@@ -120,15 +136,21 @@ export async function measureRoundTrips(
     const client = new Client(postgresjs(pool.sql));
     const worker = new Worker(client, { [NOOP_TYPE]: () => {} }, { queue: BENCH_QUEUE });
     const polls = 50;
-    const systems: Record<string, { job: () => Promise<void>; empty: () => Promise<void> }> = {
+    const emptyPolls = async () => {
+      for (let i = 0; i < polls; i++) await worker.workOne();
+    };
+    const systems: Record<
+      string,
+      { job: (n: number) => Promise<void>; empty: () => Promise<void> }
+    > = {
       ours: {
-        job: async () => {
-          for (let i = 0; i < jobs; i++) await worker.workOne();
+        job: async (n) => {
+          for (let i = 0; i < n; i++) await worker.workOne();
         },
-        empty: async () => {
-          for (let i = 0; i < polls; i++) await worker.workOne();
-        },
+        empty: emptyPolls,
       },
+      // A poll that finds nothing is the same for run(): workOne()'s.
+      "ours-run": { job: (n) => drainRun(client, n), empty: emptyPolls },
       limit: {
         job: () => drainLoops(() => startLockLoops(pool.sql, 1, lock, true)),
         empty: async () => {
@@ -149,9 +171,9 @@ export async function measureRoundTrips(
     for (const [system, run] of Object.entries(systems)) {
       // Warm-up: prepares the statements on the connection, so their PARSE is not counted.
       await refill(admin, 20);
-      await run.job();
+      await run.job(20);
       await refill(admin, jobs);
-      const full = await count(pool, jobs, run.job);
+      const full = await count(pool, jobs, () => run.job(jobs));
       await resetTable(admin);
       const empty = await count(pool, polls, run.empty);
       cells.push({
