@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Tx } from "./adapter.ts";
+import type { ConnPool, QueryResult, Tx } from "./adapter.ts";
 import type { Backoff } from "./backoff.ts";
 import { DEFAULT_FAILURE_POLICY, type FailurePolicy, findDeadLetter } from "./dead_letter.ts";
 import { DatabaseError, DiscardJobError, errorText, findOutcome } from "./errors.ts";
@@ -484,7 +484,14 @@ export class Job implements JobData {
    * @throws {Error} When the job is already done (its handler ended it).
    */
   [deleteAndCommit](
-    next?: NextBegin,
+    // pipelining.ts's NextBegin, spelled out: this method is reachable from the public Job.
+    next?: {
+      readonly pool: ConnPool;
+      readonly text: string;
+      readonly params: unknown[];
+      sent?: Promise<{ tx: Tx; result: QueryResult<unknown> }>;
+      cancelled?: boolean;
+    },
   ): Promise<{ failed: "delete" | "commit"; error: DatabaseError } | undefined> {
     return this.#serial(async () => {
       this.#open("job.delete()");
