@@ -18,14 +18,7 @@ import { boundedCall, DriverCallTimeout } from "./bounded_call.ts";
 import { cancelWatchOf } from "./cancel_watch.ts";
 import { type BatchPoll, type Client, pollJobBatch } from "./client.ts";
 import { DatabaseError, errorText, UnknownJobTypeError } from "./errors.ts";
-import {
-  ABANDONED,
-  armHandler,
-  HANDLER_GRACE_MS,
-  NEVER_ABORTED,
-  runBounded,
-  runHooks,
-} from "./handler_run.ts";
+import { armHandler, HANDLER_GRACE_MS, NEVER_ABORTED, runArmed, runHooks } from "./handler_run.ts";
 import type { FailReason } from "./inspect.ts";
 import { failureOutcome, type Job, recordFailReason } from "./job.ts";
 import { type LogFields, type Logger, safeLog } from "./logger.ts";
@@ -282,19 +275,9 @@ export class BatchRunner {
       return;
     }
     const armed = armHandler(job.id, ctx.signal, gracefulShutdown, jobTTL, cancelWatchOf(p.client));
-    let failed = false;
-    let failure: unknown;
-    let abandoned = false;
-    try {
-      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal }, armed);
-      if (ended === ABANDONED) abandoned = true;
-      else if (ended !== undefined) {
-        failed = true;
-        failure = ended.failure;
-      }
-    } finally {
-      armed.disarm();
-    }
+    const ended = await runArmed(handler, job, ctx, armed);
+    let { failed, failure } = ended;
+    const abandoned = ended.abandoned;
     const interrupted = !gracefulShutdown && ctx.signal.aborted;
     if (abandoned && interrupted) {
       rec.interrupted();

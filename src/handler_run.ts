@@ -72,6 +72,43 @@ export function runBounded(
   });
 }
 
+/** How a handler run by {@linkcode runArmed} ended. */
+export interface HandlerEnd {
+  /** It threw (or rejected). */
+  failed: boolean;
+  /** What it threw. */
+  failure: unknown;
+  /** It did not stop within {@linkcode HANDLER_GRACE_MS} of its signal's abort. */
+  abandoned: boolean;
+}
+
+/**
+ * Runs a handler with the signal {@linkcode armHandler} made for it, bounded as
+ * {@linkcode runBounded} does, and disarms that signal's timers and watches afterwards.
+ *
+ * @param handler The handler.
+ * @param job Its job.
+ * @param ctx The worker's context for the job; the handler gets `armed.signal` instead of its
+ *   signal.
+ * @param armed The handler's armed signal.
+ * @returns How the handler ended.
+ */
+export async function runArmed(
+  handler: WorkFunc,
+  job: Job,
+  ctx: WorkContext,
+  armed: ArmedHandler,
+): Promise<HandlerEnd> {
+  try {
+    const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal }, armed);
+    if (ended === ABANDONED) return { failed: false, failure: undefined, abandoned: true };
+    if (ended !== undefined) return { failed: true, failure: ended.failure, abandoned: false };
+    return { failed: false, failure: undefined, abandoned: false };
+  } finally {
+    armed.disarm();
+  }
+}
+
 /** Waits for `op` at most {@linkcode HANDLER_GRACE_MS}; its failure is the caller's to see. */
 export function bounded<T>(op: Promise<T>): Promise<T | typeof TIMED_OUT> {
   let timer: ReturnType<typeof setTimeout> | undefined;

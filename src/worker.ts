@@ -12,12 +12,11 @@ import { cancelWatchOf } from "./cancel_watch.ts";
 import { chainedPoll, chainPoll, type Client, clientWakeup, type Poll, pollJob } from "./client.ts";
 import { errorText, JobNotFoundError, UnknownJobTypeError } from "./errors.ts";
 import {
-  ABANDONED,
   armHandler,
   bounded,
   HANDLER_GRACE_MS,
   NEVER_ABORTED,
-  runBounded,
+  runArmed,
   runHooks,
   TIMED_OUT,
 } from "./handler_run.ts";
@@ -582,20 +581,10 @@ export class Worker {
     );
     const cancel = armed.cancel;
 
-    let failed = false;
-    let failure: unknown;
-    let abandoned = false;
     job[guardWrites]();
-    try {
-      const ended = await runBounded(handler, job, { ...ctx, signal: armed.signal }, armed);
-      if (ended === ABANDONED) abandoned = true;
-      else if (ended !== undefined) {
-        failed = true;
-        failure = ended.failure;
-      }
-    } finally {
-      armed.disarm();
-    }
+    const run = await runArmed(handler, job, ctx, armed);
+    let { failed, failure } = run;
+    const abandoned = run.abandoned;
 
     const interrupted = !gracefulShutdown && ctx.signal.aborted;
     if (abandoned && interrupted) {
