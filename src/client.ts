@@ -21,7 +21,7 @@ import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { jobInsertBatchParams } from "./job_batch.ts";
 import { BeginError, beginWith, type NextBegin } from "./pipelining.ts";
-import { type Notice, noticePayload, noticesFor, NotifyCoalescer } from "./notify.ts";
+import { type Notice, noticePayload, noticesFor, NotifyCoalescer, splitForIdle } from "./notify.ts";
 import { Wakeup } from "./wakeup.ts";
 import { hasCapability } from "./capabilities.ts";
 import {
@@ -435,6 +435,7 @@ export class Client {
   readonly #metrics: ClientMetrics;
   readonly #logsDebug: boolean;
   readonly #notifier: NotifyCoalescer | undefined;
+  readonly #wakeup: Wakeup;
   readonly #announcesCancels: boolean;
 
   /**
@@ -499,6 +500,7 @@ export class Client {
       logger: this.logger,
       onCancel: cancelWatch === undefined ? undefined : (id) => cancelWatch.check(id),
     });
+    this.#wakeup = wakeup;
     this.#announcesCancels = listen && canListen && options.notify !== false;
     internals.set(this, {
       wakeup,
@@ -1097,13 +1099,19 @@ export class Client {
       text = jobInsertBatch;
       params = jobInsertBatchParams(data);
     }
-    // On the pool, at most one notifying statement in flight and one per gap (see notify.ts);
-    // in the caller's transaction, always its own, delivered only if that transaction commits.
+    // On the pool, jobs due now go to this client's own idle workers first, once committed,
+    // with no NOTIFY; the rest notify with at most one notifying statement in flight and one
+    // per gap (see notify.ts). In the caller's transaction, always its own NOTIFY, delivered
+    // only if that transaction commits.
     const ownTx = on === this.pool;
     let notices: Notice[] = [];
+    let handOff: Notice[] = [];
     if (this.#notifier !== undefined) {
       notices = noticesFor(data, data[0].createdAt.getTime());
-      if (ownTx) notices = this.#notifier.claim(notices);
+      if (ownTx) {
+        [handOff, notices] = splitForIdle(notices, (q) => this.#wakeup.idleWorkers(q));
+        notices = this.#notifier.claim(notices);
+      }
     }
     let inserted: { job_id: string }[] = [];
     try {
@@ -1121,7 +1129,10 @@ export class Client {
     } finally {
       // Our INSERT notifies only when it inserted a row (all skipped for their keys: none).
       const delivered = failure === undefined && (!own || inserted.length > 0);
-      if (ownTx) this.#notifier?.release(notices.length > 0, delivered);
+      if (ownTx && this.#notifier !== undefined) {
+        this.#notifier.release(notices.length > 0, delivered);
+        if (delivered) this.#handOff(handOff, this.#notifier);
+      }
     }
     this.#metrics.enqueued(data, failure === undefined);
     if (this.#logsDebug) {
@@ -1136,6 +1147,19 @@ export class Client {
     if (failure !== undefined) throw failure;
     if (!own || inserted.length === data.length) return data;
     return await this.#keyHolders(data, new Set(inserted.map((r) => r.job_id)), on, operation);
+  }
+
+  /**
+   * Wakes this client's idle workers for committed jobs due now; what they cannot take (they
+   * went busy since the INSERT was sent) is told to everyone by NOTIFY after all.
+   */
+  #handOff(notices: Notice[], notifier: NotifyCoalescer): void {
+    const left: Notice[] = [];
+    for (const n of notices) {
+      const woken = this.#wakeup.wakeIdle(n.queue!, n.count);
+      if (woken < n.count) left.push({ ...n, count: n.count - woken });
+    }
+    if (left.length > 0) notifier.defer(left);
   }
 
   /**

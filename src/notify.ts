@@ -125,6 +125,29 @@ export function noticesFor(jobs: readonly NoticeJob[], now: number): Notice[] {
   return [...byKey.values()];
 }
 
+/**
+ * Splits the notices of jobs just enqueued into those this process's idle workers take (jobs
+ * due now, at most as many per queue as it has idle workers) and those to NOTIFY: the jobs
+ * beyond them, and jobs due later, which idle workers elsewhere must learn about too.
+ *
+ * @param notices The enqueue's notices ({@linkcode noticesFor}).
+ * @param idle How many workers of a queue are idle in this process.
+ * @returns `[handOff, notify]`.
+ */
+export function splitForIdle(
+  notices: readonly Notice[],
+  idle: (queue: string) => number,
+): [Notice[], Notice[]] {
+  const handOff: Notice[] = [];
+  const notify: Notice[] = [];
+  for (const n of notices) {
+    const local = n.runAt === 0 && n.queue !== undefined ? Math.min(n.count, idle(n.queue)) : 0;
+    if (local > 0) handOff.push({ ...n, count: local });
+    if (local < n.count) notify.push({ ...n, count: n.count - local });
+  }
+  return [handOff, notify];
+}
+
 function addNotice(
   into: Map<string, Notice>,
   queue: string | undefined,
@@ -225,6 +248,19 @@ export class NotifyCoalescer {
     for (const n of notices) addNotice(all, n.queue, n.runAt || clock, clock, n.count);
     for (const n of borrowed.values()) addNotice(all, n.queue, n.runAt || clock, clock, n.count);
     return [...all.values()];
+  }
+
+  /**
+   * Queues notices to go out with the next notifying statement (an enqueue's claim, or a
+   * standalone NOTIFY at the end of the gap): for jobs already committed whose wake-up could
+   * not be handed to the client's own idle workers after all.
+   *
+   * @param notices What to tell.
+   */
+  defer(notices: Notice[]): void {
+    const clock = Date.now();
+    for (const n of notices) addNotice(this.#pending, n.queue, n.runAt || clock, clock, n.count);
+    this.#schedule();
   }
 
   /**

@@ -181,7 +181,21 @@ export class Wakeup {
     if (state !== undefined) this.#notifyQueue(state, notice);
   }
 
-  /** Idle workers of `queue` now; for tests. */
+  /**
+   * Wakes up to `count` idle workers of `queue` now, for jobs this process just committed: the
+   * client's own enqueues hand their jobs to its idle workers without a round trip through the
+   * server's NOTIFY.
+   *
+   * @param queue The jobs' queue.
+   * @param count How many jobs.
+   * @returns How many workers were woken (0 when none of `queue` is idle).
+   */
+  wakeIdle(queue: string, count: number): number {
+    const state = this.#queues.get(queue);
+    return state === undefined ? 0 : this.#wake(state, count);
+  }
+
+  /** Idle workers of `queue` now. */
   idleWorkers(queue: string): number {
     return this.#queues.get(queue)?.idle.length ?? 0;
   }
@@ -197,12 +211,14 @@ export class Wakeup {
       this.#learnDue(state, notice.runAt);
       return;
     }
-    let left = notice.count;
-    while (left > 0 && state.idle.length > 0) {
-      state.idle[0].wake();
-      left--;
-    }
-    state.pending += left;
+    state.pending += notice.count - this.#wake(state, notice.count);
+  }
+
+  /** Wakes up to `count` idle workers of the queue, longest idle first; returns how many. */
+  #wake(state: QueueState, count: number): number {
+    let woken = 0;
+    for (; woken < count && state.idle.length > 0; woken++) state.idle[0].wake();
+    return woken;
   }
 
   #wakeEveryQueue(): void {

@@ -8,6 +8,7 @@ import {
   NotifyCoalescer,
   parseCancelPayload,
   parseNoticePayload,
+  splitForIdle,
 } from "../src/notify.ts";
 import { jobNotify } from "../src/sql.ts";
 import { createTestDatabase, type TestDatabase } from "./_db.ts";
@@ -70,6 +71,28 @@ describe("notification payloads", () => {
       { queue: "a", count: 2, runAt: 0 },
       { queue: "b", count: 2, runAt: now + 100 },
       { queue: "a", count: 1, runAt: now + 300 },
+    ]);
+  });
+
+  test("splitForIdle() hands jobs due now to idle workers, up to their number; the rest notify", () => {
+    const idle = new Map([["a", 2], ["b", 5]]);
+    const [handOff, notify] = splitForIdle([
+      { queue: "a", count: 3, runAt: 0 },
+      { queue: "b", count: 1, runAt: 0 },
+      { queue: "b", count: 4, runAt: 123 },
+      { queue: "c", count: 1, runAt: 0 },
+      { queue: undefined, count: 1, runAt: 0 },
+    ], (q) => idle.get(q) ?? 0);
+    assert.deepEqual(handOff, [
+      { queue: "a", count: 2, runAt: 0 },
+      { queue: "b", count: 1, runAt: 0 },
+    ]);
+    // Later jobs are announced: idle workers elsewhere must learn when they fall due.
+    assert.deepEqual(notify, [
+      { queue: "a", count: 1, runAt: 0 },
+      { queue: "b", count: 4, runAt: 123 },
+      { queue: "c", count: 1, runAt: 0 },
+      { queue: undefined, count: 1, runAt: 0 },
     ]);
   });
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { Client, type ClientOptions, constantBackoff, WorkerPool } from "../mod.ts";
 import type { ConnPool } from "../src/adapter.ts";
+import { clientWakeup } from "../src/client.ts";
 import { noopLogger } from "../src/logger.ts";
 import { NOTIFY_CHANNEL } from "../src/notify.ts";
 import { adapterUnderTest, useTestDatabase, waitFor } from "./_db.ts";
@@ -90,20 +91,55 @@ async function listeners(): Promise<number[]> {
 }
 
 describe("wake-up on enqueue", () => {
-  test("a job enqueued for an idle pool starts long before the poll interval", {
+  test("a job enqueued by another client for an idle pool starts long before the poll interval", {
     skip: cannotListen,
   }, async () => {
     assertListens();
     const pool = startPool(t.client, 2, "woken");
+    // A client of its own, as another process would have: its enqueues must NOTIFY.
+    const producer = new Client(t.pool, { logger: noopLogger });
     try {
       await settle();
       for (let n = 0; n < 5; n++) {
         const t0 = Date.now();
-        await t.client.enqueue({ type: "Probe", queue: "woken", args: { n } });
+        await producer.enqueue({ type: "Probe", queue: "woken", args: { n } });
         await waitFor(() => pool.started.has(n), WOKEN_WITHIN, `job ${n} to start`);
         assert.ok(pool.started.get(n)! - t0 < WOKEN_WITHIN);
       }
     } finally {
+      await pool.stop();
+    }
+  });
+
+  test("the client's own idle workers take its jobs without a NOTIFY; the jobs beyond them are notified", async () => {
+    const pool = startPool(t.client, 2, "handoff");
+    const size = t.pool.capabilities.concurrentTransactions ? 2 : 1;
+    const notes = await counter();
+    const idle = () => clientWakeup(t.client).idleWorkers("handoff") === size;
+    try {
+      await settle();
+      for (let n = 0; n < 3; n++) {
+        await waitFor(idle, WOKEN_WITHIN, "the workers to be idle");
+        const t0 = Date.now();
+        await t.client.enqueue({ type: "Probe", queue: "handoff", args: { n } });
+        await waitFor(() => pool.started.has(n), WOKEN_WITHIN, `job ${n} to start`);
+        assert.ok(pool.started.get(n)! - t0 < WOKEN_WITHIN);
+      }
+      await waitFor(idle, WOKEN_WITHIN, "the workers to be idle");
+      const announced = (await notes.settle()).filter((p) => p.endsWith("|handoff"));
+      assert.deepEqual(announced, [], "jobs taken by the client's own idle workers");
+      await t.client.enqueueBatch(
+        [3, 4, 5, 6, 7].map((n) => ({ type: "Probe", queue: "handoff", args: { n } })),
+      );
+      await waitFor(() => pool.started.size === 8, WOKEN_WITHIN, "the batch to start");
+      const payloads = (await notes.settle()).filter((p) => p.endsWith("|handoff"));
+      // The batch's jobs beyond the idle workers are announced with the INSERT. (PGlite delivers
+      // that notification in-process before the INSERT resolves: it wakes the idle worker first,
+      // and the job handed to it is announced after all, in a second notification.)
+      assert.equal(payloads[0], `${5 - size}|0|handoff`, payloads.join(", "));
+      assert.ok(payloads.length <= 2, payloads.join(", "));
+    } finally {
+      await notes.close();
       await pool.stop();
     }
   });

@@ -5,7 +5,8 @@
  *
  * Woken workers: a `WorkerPool` of 1 and one of 8 on a queue of their own, at the default poll
  * interval; jobs are enqueued one at a time, 5–25 ms apart (as the peers' probes do), each after
- * the previous one started.
+ * the previous one started; by another client (as by another process: LISTEN/NOTIFY wakes the
+ * workers), then by the workers' own client (it hands the job to an idle worker directly).
  *
  * Scheduled jobs: a batch of jobs whose `runAt`s are 25–75 ms apart, enqueued at once for an
  * idle pool of 1; the figure per job is handler start minus `runAt`.
@@ -75,10 +76,11 @@ function startOf(started: Map<string, (t: number) => void>, key: string): Promis
  */
 async function measureWoken(
   client: Client,
+  producer: Client,
   config: BenchConfig,
   size: number,
 ): Promise<Omit<LatencyCell, "setting">> {
-  const queue = `woken_${size}`;
+  const queue = `woken_${size}_${producer === client ? "own" : "other"}`;
   const started = new Map<string, (t: number) => void>();
   const pool = new WorkerPool(
     client,
@@ -100,7 +102,7 @@ async function measureWoken(
         await sleep(5 + Math.random() * 20);
         const handlerStart = startOf(started, queue);
         const t0 = performance.now();
-        await client.enqueue({ type: NOOP_TYPE, queue, args: {} });
+        await producer.enqueue({ type: NOOP_TYPE, queue, args: {} });
         latencies.push((await handlerStart) - t0);
       }
       perRep.push(latencies.sort((a, b) => a - b));
@@ -258,10 +260,19 @@ export async function runLatencyScenario(config: BenchConfig): Promise<LatencyCe
   try {
     await warmPool(sql, 20);
     const woken = await clientWithWakeup(sql, true);
+    // Another client enqueues, as another process would: the workers learn of the job by
+    // LISTEN/NOTIFY. The workers' own client hands its jobs to them without a NOTIFY.
+    const producer = await clientWithWakeup(sql, true);
     for (const size of [1, 8]) {
       record({
         setting: `LISTEN/NOTIFY, idle pool of ${size}`,
-        ...await measureWoken(woken, config, size),
+        ...await measureWoken(woken, producer, config, size),
+      });
+    }
+    for (const size of [1, 8]) {
+      record({
+        setting: `the workers' own client (no NOTIFY), idle pool of ${size}`,
+        ...await measureWoken(woken, woken, config, size),
       });
     }
     record({

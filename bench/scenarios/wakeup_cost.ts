@@ -5,7 +5,8 @@
  *
  * "On" is a client that listens and notifies, with an idle pool on another queue so its LISTEN
  * connection is open and receives every notification; "off" is a client with both turned off,
- * as the library behaved before. Runs alternate repetition by repetition.
+ * as the library behaved before. Runs alternate repetition by repetition, and the ratio is the
+ * median of each repetition's on over off.
  *
  * @module
  */
@@ -25,6 +26,8 @@ export interface WakeupEnqueueCell {
   producers: number;
   on: Summary;
   off: Summary;
+  /** On over off, per repetition (the two ran back to back). */
+  ratio: Summary;
 }
 
 /** Statements per second per idle worker. */
@@ -40,6 +43,13 @@ export interface WakeupCost {
   enqueue: WakeupEnqueueCell[];
   idle: IdleCostCell[];
 }
+
+/**
+ * At least this many repetitions and this long a window for the enqueue rates: the ratio is
+ * a few percent either way, and 300 ms windows on a 2-core machine move by 20 %.
+ */
+const ENQUEUE_REPS = 7;
+const ENQUEUE_WINDOW_MS = 1_000;
 
 const IDLE_WORKERS = 8;
 const IDLE_POLL_MS = 1_000;
@@ -93,7 +103,11 @@ async function measureEnqueue(config: BenchConfig, sql: Sql): Promise<WakeupEnqu
       await resetTable(sql);
       const loops = startEnqueueLoops(clients[mode], producers, 1);
       try {
-        return await sampleRate(loops.meter, config.warmupMs, config.windowMs);
+        return await sampleRate(
+          loops.meter,
+          config.warmupMs,
+          Math.max(config.windowMs, ENQUEUE_WINDOW_MS),
+        );
       } finally {
         await loops.stop();
       }
@@ -102,16 +116,27 @@ async function measureEnqueue(config: BenchConfig, sql: Sql): Promise<WakeupEnqu
     await once("off", 1);
     for (const producers of config.producers) {
       const samples = { on: [] as number[], off: [] as number[] };
-      for (let rep = 0; rep < config.reps; rep++) {
-        samples.on.push(await once("on", producers));
-        samples.off.push(await once("off", producers));
+      const ratios: number[] = [];
+      for (let rep = 0; rep < Math.max(config.reps, ENQUEUE_REPS); rep++) {
+        // Alternate which goes first, so a drift of the machine favours neither.
+        const on = rep % 2 === 0 ? await once("on", producers) : undefined;
+        const off = await once("off", producers);
+        const onRate = on ?? await once("on", producers);
+        samples.on.push(onRate);
+        samples.off.push(off);
+        ratios.push(onRate / off);
       }
-      const cell = { producers, on: summarize(samples.on), off: summarize(samples.off) };
+      const cell = {
+        producers,
+        on: summarize(samples.on),
+        off: summarize(samples.off),
+        ratio: summarize(ratios),
+      };
       cells.push(cell);
       progress(
         `  enqueue, P=${producers}: wake-up on ${Math.round(cell.on.median)} jobs/s, off ${
           Math.round(cell.off.median)
-        } jobs/s (${(cell.on.median / cell.off.median).toFixed(2)})`,
+        } jobs/s (${cell.ratio.median.toFixed(2)})`,
       );
     }
   } finally {
@@ -185,12 +210,12 @@ const rate = (s: Summary) => `${Math.round(s.median)} (${Math.round(s.min)}–${
  */
 export function wakeupCostTables(cost: WakeupCost): string {
   const lines = [
-    "| call | producers | ours, wake-up on | ours, wake-up off | on / off |",
+    "| call | producers | ours, wake-up on | ours, wake-up off | on / off, per repetition |",
     "| --- | ---: | ---: | ---: | ---: |",
     ...cost.enqueue.map((c) =>
       `| enqueue | ${c.producers} | ${rate(c.on)} | ${rate(c.off)} | ${
-        (c.on.median / c.off.median).toFixed(2)
-      } |`
+        c.ratio.median.toFixed(2)
+      } (${c.ratio.min.toFixed(2)}–${c.ratio.max.toFixed(2)}) |`
     ),
     "",
     "| wake-up | idle workers | poll interval | statements/s per idle worker |",
