@@ -183,7 +183,9 @@ export interface ClientOptions {
   /**
    * Send a notification on the `gue_jobs` channel when jobs are enqueued, so listening workers
    * (of any process) start them at once. A burst of enqueues sends a bounded number of them;
-   * `enqueueTx` sends its own inside your transaction, delivered only if it commits.
+   * `enqueueTx` sends its own inside your transaction, delivered only if it commits. Jobs due
+   * now that this client's own idle workers can take are handed to them directly instead, once
+   * committed. `false` turns both off: enqueued jobs wait for a poll.
    * @default {true}
    */
   notify?: boolean;

@@ -15,7 +15,8 @@
  * at least {@linkcode NOTIFY_GAP_MS} ago; the others' notices wait and ride on the next enqueue
  * that may notify, or, when none comes by the end of the gap, go out in one standalone NOTIFY.
  * Enqueues inside the application's transaction always carry their own, so the notification is
- * delivered only if that transaction commits.
+ * delivered only if that transaction commits. Jobs due now that the client's own idle workers
+ * take ({@linkcode splitForIdle}) are handed to them once the INSERT commits, with no NOTIFY.
  *
  * @module
  */

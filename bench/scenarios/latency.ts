@@ -47,9 +47,13 @@ const STUCK_MS = 60_000;
  */
 const SCHEDULE_GAP_MS = [25, 75];
 
-/** A client on `sql` with listening on or off, migrated. */
-export async function clientWithWakeup(sql: Sql, listen: boolean): Promise<Client> {
-  const client = new Client(postgresjs(sql), { listen });
+/**
+ * A client on `sql` with wake-up on or off, migrated. Off is `listen: false` and `notify: false`:
+ * with `notify` on, the client would hand its jobs to its own idle workers, and the poll-only
+ * rows would not measure polling.
+ */
+export async function clientWithWakeup(sql: Sql, wakeup: boolean): Promise<Client> {
+  const client = new Client(postgresjs(sql), { listen: wakeup, notify: wakeup });
   await client.migrate();
   return client;
 }
