@@ -18,7 +18,14 @@ import { boundedCall, DriverCallTimeout } from "./bounded_call.ts";
 import { cancelWatchOf } from "./cancel_watch.ts";
 import { type BatchPoll, type Client, pollJobBatch } from "./client.ts";
 import { DatabaseError, errorText, UnknownJobTypeError } from "./errors.ts";
-import { armHandler, HANDLER_GRACE_MS, NEVER_ABORTED, runArmed, runHooks } from "./handler_run.ts";
+import {
+  armHandler,
+  HANDLER_GRACE_MS,
+  NEVER_ABORTED,
+  recoverPanic,
+  runArmed,
+  runHooks,
+} from "./handler_run.ts";
 import type { FailReason } from "./inspect.ts";
 import { failureOutcome, type Job, recordFailReason } from "./job.ts";
 import { type LogFields, type Logger, safeLog } from "./logger.ts";
@@ -320,11 +327,6 @@ export class BatchRunner {
     entry.end = End.Done;
   }
 
-  /** Runs the jobDone hooks; a method so that a span can run it without a closure. */
-  #runJobDone(job: Job, err: unknown, ctx: WorkContext): Promise<void> {
-    return runHooks(this.#p.options.hooks.jobDone, job, err, ctx);
-  }
-
   /** A jobLocked/jobDone hook threw: fail the job with it, as `Worker` does. */
   async #recoverPanic(
     entry: Entry,
@@ -335,20 +337,14 @@ export class BatchRunner {
     const job = entry.job;
     const panicRec = rec.panicked(errorText(panic));
     try {
-      this.#logJob(job, "error", "Job panicked", { stacktrace: errorText(panic) });
-      let errPanic = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
-      try {
-        await panicRec.within(this.#runJobDone, this, job, errPanic, ctx);
-      } catch (hookErr) {
-        panicRec.panickedAgain(errorText(hookErr));
-        this.#logJob(job, "error", "Job panicked during the panic recovery", {
-          stacktrace: errorText(hookErr),
-        });
-        errPanic = new Error(
-          `hook job done panicked in job panic recovery (job panicked):\n${errorText(hookErr)}`,
-          { cause: hookErr },
-        );
-      }
+      const { error: errPanic } = await recoverPanic(
+        job,
+        panic,
+        ctx,
+        panicRec,
+        this.#p.options.hooks.jobDone,
+        (j, level, msg, fields) => this.#logJob(j, level, msg, fields),
+      );
       entry.end = End.Failed;
       entry.failure = errPanic;
     } finally {

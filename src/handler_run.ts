@@ -6,7 +6,9 @@
  * @module
  */
 import type { CancelWatch } from "./cancel_watch.ts";
+import { errorText } from "./errors.ts";
 import type { Job } from "./job.ts";
+import type { PanicRecorder } from "./telemetry/worker_recorder.ts";
 import type { HookFunc, WorkContext, WorkFunc } from "./worker.ts";
 
 /** A signal that never aborts: the default of `run()` and `workOne()`, and a graceful handler's. */
@@ -128,6 +130,52 @@ export async function runHooks(
   ctx: WorkContext,
 ): Promise<void> {
   for (const hook of hooks) await hook(job, err, ctx);
+}
+
+/** {@linkcode runHooks} with the hooks as `this`, for a span's `within` (three arguments). */
+function runHooksOn(this: HookFunc[], job: Job, err: unknown, ctx: WorkContext): Promise<void> {
+  return runHooks(this, job, err, ctx);
+}
+
+/**
+ * A `jobLocked` or `jobDone` hook threw ("panicked", as gue says): logs it, runs the `jobDone`
+ * hooks with the panic inside the `Worker.recoverPanic` span, and says what the job fails with,
+ * in gue's words, also when a `jobDone` hook throws again. Both workers recover so.
+ *
+ * @param job The job.
+ * @param panic What the hook threw.
+ * @param ctx The hooks' context.
+ * @param panicRec The panic's span (`rec.panicked(…)`); the caller ends it.
+ * @param hooks The worker's `jobDone` hooks.
+ * @param log Logs a line about the job.
+ * @returns The error to record for the job, and whether a `jobDone` hook threw again.
+ */
+export async function recoverPanic(
+  job: Job,
+  panic: unknown,
+  ctx: WorkContext,
+  panicRec: PanicRecorder,
+  hooks: HookFunc[],
+  log: (job: Job, level: "error", msg: string, fields: { stacktrace: string }) => void,
+): Promise<{ error: Error; again: boolean }> {
+  log(job, "error", "Job panicked", { stacktrace: errorText(panic) });
+  const error = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
+  try {
+    await panicRec.within(runHooksOn, hooks, job, error, ctx);
+    return { error, again: false };
+  } catch (hookErr) {
+    panicRec.panickedAgain(errorText(hookErr));
+    log(job, "error", "Job panicked during the panic recovery", {
+      stacktrace: errorText(hookErr),
+    });
+    return {
+      error: new Error(
+        `hook job done panicked in job panic recovery (job panicked):\n${errorText(hookErr)}`,
+        { cause: hookErr },
+      ),
+      again: true,
+    };
+  }
 }
 
 /** A handler's signal, and what made it: see {@linkcode armHandler}. */

@@ -16,6 +16,7 @@ import {
   bounded,
   HANDLER_GRACE_MS,
   NEVER_ABORTED,
+  recoverPanic,
   runArmed,
   runHooks,
   TIMED_OUT,
@@ -696,11 +697,6 @@ export class Worker {
     return this.#runHooksLogged(this.#options.hooks.jobLocked, null, err, ctx);
   }
 
-  /** Runs the jobDone hooks; a method so that a span can run it without a closure. */
-  #runJobDone(job: Job, err: unknown, ctx: WorkContext): Promise<void> {
-    return runHooks(this.#options.hooks.jobDone, job, err, ctx);
-  }
-
   /** A jobLocked/jobDone hook threw: fail the job with it, as gue does for a panic. */
   async #recoverPanic(
     job: Job,
@@ -712,22 +708,15 @@ export class Worker {
     // under that when a jobDone hook throws again.
     const panicRec = rec.panicked(errorText(panic));
     try {
-      this.#logJob(job, "error", "Job panicked", { stacktrace: errorText(panic) });
-      let errPanic = new Error(`job panicked:\n${errorText(panic)}`, { cause: panic });
-      let report = END_PANICKED;
-      try {
-        await panicRec.within(this.#runJobDone, this, job, errPanic, ctx);
-      } catch (hookErr) {
-        panicRec.panickedAgain(errorText(hookErr));
-        this.#logJob(job, "error", "Job panicked during the panic recovery", {
-          stacktrace: errorText(hookErr),
-        });
-        errPanic = new Error(
-          `hook job done panicked in job panic recovery (job panicked):\n${errorText(hookErr)}`,
-          { cause: hookErr },
-        );
-        report = END_PANICKED_AGAIN;
-      }
+      const { error: errPanic, again } = await recoverPanic(
+        job,
+        panic,
+        ctx,
+        panicRec,
+        this.#options.hooks.jobDone,
+        (j, level, msg, fields) => this.#logJob(j, level, msg, fields),
+      );
+      const report = again ? END_PANICKED_AGAIN : END_PANICKED;
       await this.#end(job, errPanic, report, panicRec, ctx);
     } finally {
       panicRec.end();
