@@ -48,7 +48,7 @@ export interface WakeupCost {
  * At least this many repetitions and this long a window for the enqueue rates: the ratio is
  * a few percent either way, and 300 ms windows on a 2-core machine move by 20 %.
  */
-const ENQUEUE_REPS = 7;
+const ENQUEUE_REPS = 11;
 const ENQUEUE_WINDOW_MS = 1_000;
 
 const IDLE_WORKERS = 8;
