@@ -6,8 +6,8 @@
  * `job.tx()`), feeds them a steady stream of jobs and hurts them: SIGKILL, pg_terminate_backend,
  * Postgres restarts (fast, immediate), handlers that hang past jobTTL or throw after writing,
  * SIGTERM mid-job, PgBouncer in transaction and session mode. It prints per scenario: jobs, lost,
- * duplicated effects, leftover, crashed and hung processes, stuck workers, time to recover, and
- * exits 1 when any target is missed.
+ * failed (moved to the failed jobs), duplicated effects, leftover, crashed and hung processes,
+ * stuck workers, time to recover, and exits 1 when any target is missed.
  *
  * Usage: `deno task chaos [--short] [--only=name,name]`. `--short` (CI) runs every gated
  * scenario small, in about two minutes; the full run takes ten to fifteen. The workers' logs
@@ -64,7 +64,8 @@ try {
       console.log(
         result.skipped
           ? `  skipped: ${result.skipped}`
-          : `  ${result.jobs} jobs, ${result.lost} lost, ${result.duplicated} dup, ` +
+          : `  ${result.jobs} jobs, ${result.lost} lost, ${result.failed} failed, ` +
+            `${result.duplicated} dup, ` +
             `${result.leftover} left, ${result.crashed} crashed, ${result.hung} hung` +
             (missed.length && !result.informational ? ` -> MISSED ${missed.join(", ")}` : ""),
       );

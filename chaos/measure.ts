@@ -10,8 +10,10 @@ import type pg from "pg";
 export interface JobOutcome {
   /** Jobs enqueued (committed enqueues only). */
   jobs: number;
-  /** Enqueued jobs with neither an effect nor a row in gue_jobs. */
+  /** Enqueued jobs with neither an effect nor a row in gue_jobs or gue_failed_jobs. */
   lost: number;
+  /** Jobs moved to gue_failed_jobs (dead-lettered): not lost, not done either. */
+  failed: number;
   /** Committed effects beyond the first, over all jobs. */
   duplicated: number;
   /** Jobs still in gue_jobs. */
@@ -29,21 +31,24 @@ export interface JobOutcome {
  */
 export async function jobOutcome(db: pg.Pool, enqueued: string[]): Promise<JobOutcome> {
   const { rows: [r] } = await db.query<
-    { done: string; duplicated: string; leftover: string; lost: string }
+    { done: string; duplicated: string; leftover: string; lost: string; failed: string }
   >(
     `with expected(id) as (select unnest($1::text[]))
      select
        (select count(*) from chaos_effects) as done,
        (select coalesce(sum(runs - 1), 0) from chaos_effects) as duplicated,
        (select count(*) from gue_jobs) as leftover,
+       (select count(*) from gue_failed_jobs) as failed,
        (select count(*) from expected e
          where not exists (select 1 from chaos_effects f where f.job_id = e.id)
-           and not exists (select 1 from gue_jobs j where j.job_id = e.id)) as lost`,
+           and not exists (select 1 from gue_jobs j where j.job_id = e.id)
+           and not exists (select 1 from gue_failed_jobs d where d.job_id = e.id)) as lost`,
     [enqueued],
   );
   return {
     jobs: enqueued.length,
     lost: Number(r.lost),
+    failed: Number(r.failed),
     duplicated: Number(r.duplicated),
     leftover: Number(r.leftover),
     done: Number(r.done),

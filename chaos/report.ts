@@ -19,6 +19,7 @@ export function missedTargets(result: ScenarioResult): string[] {
   const missed: string[] = [];
   if (result.jobs === 0) missed.push("no job was enqueued");
   if (result.lost > 0) missed.push(`${result.lost} lost`);
+  if (result.failed > 0) missed.push(`${result.failed} moved to the failed jobs`);
   if (result.duplicated > 0) missed.push(`${result.duplicated} duplicated effects`);
   if (result.leftover > 0) missed.push(`${result.leftover} left over`);
   if (result.crashed > 0) missed.push(`${result.crashed} crashed`);
@@ -45,6 +46,7 @@ export function formatTable(results: ScenarioResult[]): string {
     "faults",
     "jobs",
     "lost",
+    "failed",
     "dup",
     "leftover",
     "crashed",
@@ -55,13 +57,14 @@ export function formatTable(results: ScenarioResult[]): string {
     "verdict",
   ];
   const rows = results.map((r) => {
-    if (r.skipped) return [r.name, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "skipped"];
+    if (r.skipped) return [r.name, ...header.slice(1, -1).map(() => "-"), "skipped"];
     const missed = missedTargets(r);
     return [
       r.name,
       String(r.faults),
       String(r.jobs),
       String(r.lost),
+      String(r.failed),
       String(r.duplicated),
       String(r.leftover),
       String(r.crashed),

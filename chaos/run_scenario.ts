@@ -66,6 +66,7 @@ export function emptyResult(scenario: Scenario): ScenarioResult {
     faults: 0,
     jobs: 0,
     lost: 0,
+    failed: 0,
     duplicated: 0,
     leftover: 0,
     done: 0,
