@@ -17,8 +17,7 @@ import {
   WorkerPool,
   type WorkMap,
 } from "../mod.ts";
-import type { ConnPool, QueryResult, Tx } from "../src/adapter.ts";
-import { canCommitWith } from "../src/pipelining.ts";
+import { observePool } from "./fixtures/observed_pool.ts";
 import { adapterUnderTest, useTestDatabase, waitFor } from "./_db.ts";
 import { startFixture, waitForExit } from "./fixtures/child.ts";
 import { STOP_BOUND_MS } from "../src/bounded_call.ts";
@@ -35,61 +34,6 @@ if (pglite) console.log(`skipped: ${NO_SERVER}; ${ONE_TX}`);
 const SERVER_ONLY = pglite ? { ...LIMIT, skip: NO_SERVER } : LIMIT;
 const CONCURRENT_ONLY = pglite ? { ...LIMIT, skip: ONE_TX } : LIMIT;
 const quiet = { debug() {}, info() {}, error() {} };
-
-/** What went through a pool: transactions opened, committed and rolled back, statements run. */
-interface Counts {
-  begins: number;
-  commits: number;
-  rollbacks: number;
-  statements: string[];
-}
-
-/**
- * A pass-through pool that counts transactions and the statements run in them. Every statement
- * runs on the real database; the pool keeps the adapter's pipelining when it has it.
- */
-function countingPool(pool: ConnPool): { pool: ConnPool; counts: Counts } {
-  const counts: Counts = { begins: 0, commits: 0, rollbacks: 0, statements: [] };
-  const first = (text: string) => text.trim().split(/\s+/).slice(0, 2).join(" ");
-  const wrapTx = (tx: Tx): Tx => {
-    const wrapped: Tx & { commitWith?: unknown } = {
-      query: <R>(text: string, params?: unknown[]) => {
-        counts.statements.push(first(text));
-        return tx.query<R>(text, params);
-      },
-      commit: () => (counts.commits++, tx.commit()),
-      rollback: () => (counts.rollbacks++, tx.rollback()),
-    };
-    if (canCommitWith(tx)) {
-      wrapped.commitWith = <R>(text: string, params?: unknown[]) => {
-        counts.statements.push(first(text));
-        counts.commits++;
-        return tx.commitWith<R>(text, params);
-      };
-    }
-    return wrapped;
-  };
-  const wrapped: ConnPool = {
-    name: pool.name,
-    capabilities: pool.capabilities,
-    query: <R>(text: string, params?: unknown[]): Promise<QueryResult<R>> =>
-      pool.query<R>(text, params),
-    close: () => pool.close(),
-    async begin(): Promise<Tx> {
-      counts.begins++;
-      return wrapTx(await pool.begin());
-    },
-  };
-  if (typeof pool.beginWith === "function") {
-    wrapped.beginWith = async <R>(text: string, params?: unknown[]) => {
-      counts.begins++;
-      counts.statements.push(first(text));
-      const { tx, result } = await pool.beginWith!<R>(text, params);
-      return { tx: wrapTx(tx) as typeof tx, result };
-    };
-  }
-  return { pool: wrapped, counts };
-}
 
 /** A promise with its resolve function, for handlers the test releases. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -159,7 +103,7 @@ describe("batch mode", () => {
     async () => {
       const queue = "batch-one-commit";
       const ids = await enqueueN(queue, 5);
-      const { pool, counts } = countingPool(t.pool);
+      const { pool, counts } = observePool(t.pool);
       const client = new Client(pool);
       let running = 0;
       let most = 0;
