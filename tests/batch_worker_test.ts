@@ -609,7 +609,7 @@ describe("batch mode", () => {
       const queue = "batch-sigkill";
       const k = 5;
       const ids = await enqueueN(queue, k, "Hang");
-      const fixture = startFixture("batch_crash_worker.ts", {
+      const fixture = startFixture("crash_worker.ts", {
         GUE_FIXTURE_DATABASE_URL: t.db.url,
         GUE_FIXTURE_QUEUE: queue,
         GUE_FIXTURE_BATCH: String(k),
