@@ -229,6 +229,19 @@ describe("NOTIFY delivery", () => {
     }
   });
 
+  test("NotifyCoalescer: deferred notices (jobs the client's idle workers could not take) go out merged", async () => {
+    const counter = await countNotifications(db.url);
+    const coalescer = new NotifyCoalescer(poolOf(), (n) => jobNotify(n), noopLogger, 0);
+    try {
+      coalescer.defer([{ queue: "a", count: 2, runAt: 0 }]);
+      coalescer.defer([{ queue: "a", count: 1, runAt: 0 }]);
+      await coalescer.settled();
+      assert.deepEqual(await counter.settle(), ["3|0|a"]);
+    } finally {
+      await counter.close();
+    }
+  });
+
   test("NotifyCoalescer: a failed standalone NOTIFY is logged (info) and the next one still goes out", async () => {
     const infos: string[] = [];
     const errors: string[] = [];
