@@ -41,8 +41,8 @@ export interface BenchConfig {
   /** Poll strategies measured by scenarios 1 and 2. */
   strategies: PollStrategy[];
   /**
-   * Which scenarios run: `lock` (1 and 2), `enqueue` (3), `latency` (4), `roundtrips` (round trips
-   * per job), `memory` (RSS of a pool draining a large backlog), `batch` (batched drains). With
+   * Which scenarios run: `lock` (1 and 2), `enqueue` (3), `latency` (4, with what wake-up costs),
+   * `wakeup` (only what wake-up costs), `roundtrips` (round trips per job), `memory` (RSS of a pool draining a large backlog), `batch` (batched drains). With
    * `--peers` the peers run the same subset of theirs.
    */
   scenarios: string[];
@@ -65,7 +65,15 @@ export interface BenchConfig {
 const DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** Every scenario `--scenarios` knows. */
-export const SCENARIOS = ["lock", "enqueue", "latency", "roundtrips", "memory", "batch"];
+export const SCENARIOS = [
+  "lock",
+  "enqueue",
+  "latency",
+  "wakeup",
+  "roundtrips",
+  "memory",
+  "batch",
+];
 /** The scenarios of a run without `--scenarios`. */
 export const DEFAULT_SCENARIOS = ["lock", "enqueue", "latency", "roundtrips", "memory", "batch"];
 

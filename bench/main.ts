@@ -138,6 +138,8 @@ async function runScenarios(config: BenchConfig, results: BenchResults): Promise
   if (config.scenarios.includes("latency")) {
     progress("scenario 4: latency …");
     results.latency = await runLatencyScenario(config);
+  }
+  if (config.scenarios.includes("latency") || config.scenarios.includes("wakeup")) {
     progress("wake-up cost: enqueue with it on and off, idle workers' statements …");
     results.wakeupCost = await runWakeupCostScenario(config);
   }

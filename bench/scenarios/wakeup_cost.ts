@@ -5,16 +5,15 @@
  *
  * "On" is a client that listens and notifies, with an idle pool on another queue so its LISTEN
  * connection is open and receives every notification; "off" is a client with both turned off,
- * as the library behaved before. Runs alternate repetition by repetition, and the ratio is the
- * median of each repetition's on over off.
+ * as the library behaved before. The same producers switch between the two every quarter of a
+ * second, and the ratio is the "on" slices' jobs per second over the "off" slices'.
  *
  * @module
  */
 import type { BenchConfig } from "../config.ts";
 import { BENCH_QUEUE, NOOP_TYPE, resetTable } from "../backlog.ts";
 import { connect, createBenchDatabase, type Sql, warmPool } from "../db.ts";
-import { sampleRate, sleep } from "../meter.ts";
-import { startEnqueueLoops } from "../ours.ts";
+import { sleep } from "../meter.ts";
 import { progress } from "../progress.ts";
 import { summarize, type Summary } from "../stats.ts";
 import { postgresjs } from "../../src/adapters/postgresjs.ts";
@@ -24,10 +23,16 @@ import { Client, type ClientOptions, WorkerPool } from "../../mod.ts";
 /** Enqueue throughput at one producer count, wake-up on and off. */
 export interface WakeupEnqueueCell {
   producers: number;
-  on: Summary;
-  off: Summary;
-  /** On over off, per repetition (the two ran back to back). */
-  ratio: Summary;
+  /** Jobs per second over all "on" slices. */
+  on: number;
+  /** Jobs per second over all "off" slices. */
+  off: number;
+  /** On over off: the jobs of all "on" slices per second over those of all "off" slices. */
+  ratio: number;
+  /** On over off per pair of neighbouring slices: how much a quarter of a second moves it. */
+  pairRatios: Summary;
+  /** Slices per mode. */
+  slices: number;
 }
 
 /** Statements per second per idle worker. */
@@ -45,11 +50,14 @@ export interface WakeupCost {
 }
 
 /**
- * At least this many repetitions and this long a window for the enqueue rates: the ratio is
- * a few percent either way, and 300 ms windows on a 2-core machine move by 20 %.
+ * The enqueue rates are taken in slices that alternate between wake-up on and off while the
+ * producers keep running (on, off, off, on, …), and each mode's rate is its jobs over its time.
+ * Whole repetitions one after the other moved the ratio by ±0.05 between runs on a 2-core machine
+ * (the commit's fsync drifts by more than notifying costs); short alternating slices see the same
+ * drift on both sides.
  */
-const ENQUEUE_REPS = 11;
-const ENQUEUE_WINDOW_MS = 1_000;
+const ENQUEUE_SLICE_MS = 250;
+const ENQUEUE_SLICE_PAIRS = 40;
 
 const IDLE_WORKERS = 8;
 const IDLE_POLL_MS = 1_000;
@@ -86,8 +94,10 @@ async function openWakeupClient(sql: Sql, on: boolean, pool?: ConnPool): Promise
   return client;
 }
 
+type Mode = "on" | "off";
+
 async function measureEnqueue(config: BenchConfig, sql: Sql): Promise<WakeupEnqueueCell[]> {
-  const clients = {
+  const clients: Record<Mode, Client> = {
     on: await openWakeupClient(sql, true),
     off: await openWakeupClient(sql, false),
   };
@@ -99,44 +109,13 @@ async function measureEnqueue(config: BenchConfig, sql: Sql): Promise<WakeupEnqu
   const cells: WakeupEnqueueCell[] = [];
   try {
     await sleep(200);
-    const once = async (mode: "on" | "off", producers: number) => {
-      await resetTable(sql);
-      const loops = startEnqueueLoops(clients[mode], producers, 1);
-      try {
-        return await sampleRate(
-          loops.meter,
-          config.warmupMs,
-          Math.max(config.windowMs, ENQUEUE_WINDOW_MS),
-        );
-      } finally {
-        await loops.stop();
-      }
-    };
-    await once("on", 1);
-    await once("off", 1);
     for (const producers of config.producers) {
-      const samples = { on: [] as number[], off: [] as number[] };
-      const ratios: number[] = [];
-      for (let rep = 0; rep < Math.max(config.reps, ENQUEUE_REPS); rep++) {
-        // Alternate which goes first, so a drift of the machine favours neither.
-        const on = rep % 2 === 0 ? await once("on", producers) : undefined;
-        const off = await once("off", producers);
-        const onRate = on ?? await once("on", producers);
-        samples.on.push(onRate);
-        samples.off.push(off);
-        ratios.push(onRate / off);
-      }
-      const cell = {
-        producers,
-        on: summarize(samples.on),
-        off: summarize(samples.off),
-        ratio: summarize(ratios),
-      };
+      const cell = await interleaved(config, sql, clients, producers);
       cells.push(cell);
       progress(
-        `  enqueue, P=${producers}: wake-up on ${Math.round(cell.on.median)} jobs/s, off ${
-          Math.round(cell.off.median)
-        } jobs/s (${cell.ratio.median.toFixed(2)})`,
+        `  enqueue, P=${producers}: wake-up on ${Math.round(cell.on)} jobs/s, off ${
+          Math.round(cell.off)
+        } jobs/s (${cell.ratio.toFixed(3)})`,
       );
     }
   } finally {
@@ -144,6 +123,73 @@ async function measureEnqueue(config: BenchConfig, sql: Sql): Promise<WakeupEnqu
     await listening;
   }
   return cells;
+}
+
+/**
+ * Enqueue rates at one producer count, the producers switching between the "on" and the "off"
+ * client every slice. A call that straddles a switch counts for neither mode.
+ */
+async function interleaved(
+  config: BenchConfig,
+  sql: Sql,
+  clients: Record<Mode, Client>,
+  producers: number,
+): Promise<WakeupEnqueueCell> {
+  await resetTable(sql);
+  const job = { type: NOOP_TYPE, queue: BENCH_QUEUE, args: {} };
+  let mode: Mode = "on";
+  let stopped = false;
+  const done: Record<Mode, number> = { on: 0, off: 0 };
+  const loops = Array.from({ length: producers }, async () => {
+    while (!stopped) {
+      const started = mode;
+      await clients[started].enqueue(job);
+      if (mode === started) done[started]++;
+    }
+  });
+  const totals: Record<Mode, { jobs: number; ms: number }> = {
+    on: { jobs: 0, ms: 0 },
+    off: { jobs: 0, ms: 0 },
+  };
+  const pairRatios: number[] = [];
+  try {
+    // Both clients warm (statements prepared, connections busy) before the first slice counts.
+    for (const m of ["on", "off"] as const) {
+      mode = m;
+      await sleep(config.warmupMs);
+    }
+    const slice = async (m: Mode): Promise<number> => {
+      mode = m;
+      const n0 = done[m];
+      const t0 = performance.now();
+      await sleep(ENQUEUE_SLICE_MS);
+      const ms = performance.now() - t0;
+      const jobs = done[m] - n0;
+      totals[m].jobs += jobs;
+      totals[m].ms += ms;
+      return (jobs / ms) * 1000;
+    };
+    for (let pair = 0; pair < ENQUEUE_SLICE_PAIRS; pair++) {
+      // on, off, off, on, …: a steady drift of the machine favours neither.
+      const [first, second]: Mode[] = pair % 2 === 0 ? ["on", "off"] : ["off", "on"];
+      const a = await slice(first);
+      const b = await slice(second);
+      pairRatios.push(first === "on" ? a / b : b / a);
+    }
+  } finally {
+    stopped = true;
+    await Promise.all(loops);
+  }
+  const on = (totals.on.jobs / totals.on.ms) * 1000;
+  const off = (totals.off.jobs / totals.off.ms) * 1000;
+  return {
+    producers,
+    on,
+    off,
+    ratio: on / off,
+    pairRatios: summarize(pairRatios),
+    slices: ENQUEUE_SLICE_PAIRS,
+  };
 }
 
 async function measureIdle(config: BenchConfig, sql: Sql): Promise<IdleCostCell[]> {
@@ -200,8 +246,6 @@ export async function runWakeupCostScenario(config: BenchConfig): Promise<Wakeup
   }
 }
 
-const rate = (s: Summary) => `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
-
 /**
  * The tables of the wake-up cost: enqueue on/off per producer count, and idle statements.
  *
@@ -210,12 +254,14 @@ const rate = (s: Summary) => `${Math.round(s.median)} (${Math.round(s.min)}–${
  */
 export function wakeupCostTables(cost: WakeupCost): string {
   const lines = [
-    "| call | producers | ours, wake-up on | ours, wake-up off | on / off, per repetition |",
-    "| --- | ---: | ---: | ---: | ---: |",
+    `| call | producers | ours, wake-up on | ours, wake-up off | on / off | per pair of ${ENQUEUE_SLICE_MS} ms slices |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
     ...cost.enqueue.map((c) =>
-      `| enqueue | ${c.producers} | ${rate(c.on)} | ${rate(c.off)} | ${
-        c.ratio.median.toFixed(2)
-      } (${c.ratio.min.toFixed(2)}–${c.ratio.max.toFixed(2)}) |`
+      `| enqueue | ${c.producers} | ${Math.round(c.on)} | ${Math.round(c.off)} | ${
+        c.ratio.toFixed(3)
+      } | ${c.pairRatios.median.toFixed(2)} (${c.pairRatios.min.toFixed(2)}–${
+        c.pairRatios.max.toFixed(2)
+      }, ${c.slices} pairs) |`
     ),
     "",
     "| wake-up | idle workers | poll interval | statements/s per idle worker |",
