@@ -209,6 +209,33 @@ describe("NOTIFY delivery", () => {
     }
   });
 
+  test("NotifyCoalescer: notices that waited ride on the next enqueue after the gap, not on a NOTIFY of their own", async () => {
+    const standalone: unknown[][] = [];
+    const pool: Queryable = {
+      query: (_text, params) => {
+        standalone.push(params ?? []);
+        return Promise.resolve({ rows: [], rowCount: 0 });
+      },
+    };
+    // Gap 5 ms, standalone NOTIFY 500 ms after the last notification.
+    const coalescer = new NotifyCoalescer(pool, (n) => jobNotify(n), noopLogger, 5, 500);
+    assert.equal(coalescer.claim([{ queue: "q", count: 1, runAt: 0 }]).length, 1);
+    coalescer.release(true);
+    assert.deepEqual(coalescer.claim([{ queue: "q", count: 1, runAt: 0 }]), [], "within the gap");
+    coalescer.release(false);
+    // Past the gap, well before the standalone NOTIFY: the producer's next enqueue carries both.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const carried = coalescer.claim([{ queue: "q", count: 1, runAt: 0 }]);
+    coalescer.release(true);
+    assert.deepEqual(carried, [{ queue: "q", count: 2, runAt: 0 }]);
+    assert.deepEqual(standalone, [], "no NOTIFY of their own");
+    // The last enqueue of a stream waits, and goes out alone once the producer is gone.
+    assert.deepEqual(coalescer.claim([{ queue: "q", count: 1, runAt: 0 }]), []);
+    coalescer.release(false);
+    await coalescer.settled();
+    assert.deepEqual(standalone, [["1|0|q"]]);
+  });
+
   test("NotifyCoalescer: notices an enqueue carried for others wait again when it fails", async () => {
     const counter = await countNotifications(db.url);
     const coalescer = new NotifyCoalescer(poolOf(), (n) => jobNotify(n), noopLogger, 0);
