@@ -42,8 +42,9 @@ export interface BenchConfig {
   strategies: PollStrategy[];
   /**
    * Which scenarios run: `lock` (1 and 2), `enqueue` (3), `latency` (4, with what wake-up costs),
-   * `wakeup` (only what wake-up costs), `roundtrips` (round trips per job), `memory` (RSS of a pool draining a large backlog), `batch` (batched drains). With
-   * `--peers` the peers run the same subset of theirs.
+   * `wakeup` (only what wake-up costs), `roundtrips` (round trips per job), `memory` (RSS of a
+   * pool draining a large backlog), `batch` (batched drains). With `--peers` the peers run the
+   * same subset of theirs.
    */
   scenarios: string[];
   /** Jobs the `memory` scenario drains. */

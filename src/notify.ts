@@ -226,7 +226,7 @@ export class NotifyCoalescer {
     statement: (payloads: number) => string,
     logger: Logger,
     gapMs: number = NOTIFY_GAP_MS,
-    flushMs: number = Math.max(gapMs, NOTIFY_FLUSH_MS),
+    flushMs: number = NOTIFY_FLUSH_MS,
   ) {
     this.#on = on;
     this.#statement = statement;

@@ -13,6 +13,7 @@
 import type { BenchConfig } from "../config.ts";
 import { BENCH_QUEUE, NOOP_TYPE, resetTable } from "../backlog.ts";
 import { connect, createBenchDatabase, type Sql, warmPool } from "../db.ts";
+import { startLoops } from "../loops.ts";
 import { sleep } from "../meter.ts";
 import { progress } from "../progress.ts";
 import { summarize, type Summary } from "../stats.ts";
@@ -138,10 +139,9 @@ async function interleaved(
   await resetTable(sql);
   const job = { type: NOOP_TYPE, queue: BENCH_QUEUE, args: {} };
   let mode: Mode = "on";
-  let stopped = false;
   const done: Record<Mode, number> = { on: 0, off: 0 };
-  const loops = Array.from({ length: producers }, async () => {
-    while (!stopped) {
+  const loops = startLoops(producers, async (stopped) => {
+    while (!stopped()) {
       const started = mode;
       await clients[started].enqueue(job);
       if (mode === started) done[started]++;
@@ -177,8 +177,7 @@ async function interleaved(
       pairRatios.push(first === "on" ? a / b : b / a);
     }
   } finally {
-    stopped = true;
-    await Promise.all(loops);
+    await loops.stop();
   }
   const on = (totals.on.jobs / totals.on.ms) * 1000;
   const off = (totals.off.jobs / totals.off.ms) * 1000;
